@@ -1,0 +1,285 @@
+//! Durable import jobs: the [`JobStore`] trait and the job record.
+//!
+//! A job moves `queued → running → completed | failed | cancelled`, with
+//! `retry_wait` between attempts. Every change is one atomic compare-and-set
+//! in the store. A worker owns a running job through a [`Lease`] (owner,
+//! attempt, expiry on the *store's* clock) and every write it makes after the
+//! claim is fenced on that lease: if the lease was lost (expired and reaped,
+//! or reclaimed), the write touches nothing and the worker stops.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+use crate::api::{ImportStatusResponse, WireJobStatus};
+use crate::document::Timestamp;
+use crate::error::Result;
+use crate::ids::{ImportJobId, TodoId, WorkspaceId};
+
+/// The message a job fails with when its workers kept disappearing.
+pub const WORKER_LOST: &str =
+    "worker lost: the import was interrupted on every attempt; start it again";
+
+/// The `error` a cancelled job shows.
+pub const CANCELLED: &str = "cancelled";
+
+/// Where a job is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobState {
+    /// Waiting for a worker.
+    Queued,
+    /// Owned by a worker holding a lease.
+    Running,
+    /// Failed transiently; waits until `run_at` for another attempt.
+    RetryWait,
+    /// Done.
+    Completed,
+    /// Gave up; `error` says why.
+    Failed,
+    /// Stopped on request.
+    Cancelled,
+}
+
+impl JobState {
+    /// Completed, failed or cancelled: nothing will change it again.
+    pub fn is_terminal(self) -> bool {
+        matches!(
+            self,
+            JobState::Completed | JobState::Failed | JobState::Cancelled
+        )
+    }
+
+    /// The lowercase name used in storage.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobState::Queued => "queued",
+            JobState::Running => "running",
+            JobState::RetryWait => "retry_wait",
+            JobState::Completed => "completed",
+            JobState::Failed => "failed",
+            JobState::Cancelled => "cancelled",
+        }
+    }
+
+    /// Parses [`JobState::as_str`]'s output.
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "queued" => JobState::Queued,
+            "running" => JobState::Running,
+            "retry_wait" => JobState::RetryWait,
+            "completed" => JobState::Completed,
+            "failed" => JobState::Failed,
+            "cancelled" => JobState::Cancelled,
+            _ => return None,
+        })
+    }
+}
+
+/// A stored import job.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportJob {
+    /// The job's id.
+    pub id: ImportJobId,
+    /// The workspace importing.
+    pub workspace_id: WorkspaceId,
+    /// The Master TODO the import merges into.
+    pub todo_id: TodoId,
+    /// The repository, credentials redacted.
+    pub repo_url: String,
+    /// Where the job is.
+    pub state: JobState,
+    /// 0–100, never lower than before.
+    pub progress: u8,
+    /// Why the last attempt failed (shown to pollers only once `failed`).
+    pub error: Option<String>,
+    /// Attempts claimed so far.
+    pub attempt: u32,
+    /// The bound on attempts.
+    pub max_attempts: u32,
+    /// The worker holding the lease, while running.
+    pub lease_owner: Option<String>,
+    /// When the lease runs out, on the store's clock.
+    pub lease_expires_at: Option<Timestamp>,
+    /// Not claimable before this time.
+    pub run_at: Timestamp,
+    /// Set by a cancel request while running.
+    pub cancel_requested: bool,
+    /// When the job was started.
+    pub created_at: Timestamp,
+    /// When the job last changed.
+    pub updated_at: Timestamp,
+}
+
+impl ImportJob {
+    /// What a poller sees: queued and retry-waiting show as `running`,
+    /// cancelled as `failed` with error `cancelled`.
+    pub fn to_status(&self) -> ImportStatusResponse {
+        let (status, error) = match self.state {
+            JobState::Queued | JobState::Running | JobState::RetryWait => {
+                (WireJobStatus::Running, String::new())
+            }
+            JobState::Completed => (WireJobStatus::Completed, String::new()),
+            JobState::Failed => (
+                WireJobStatus::Failed,
+                self.error
+                    .clone()
+                    .filter(|e| !e.is_empty())
+                    .unwrap_or_else(|| "the import failed".to_owned()),
+            ),
+            JobState::Cancelled => (WireJobStatus::Failed, CANCELLED.to_owned()),
+        };
+        let progress = if self.state == JobState::Completed {
+            100
+        } else {
+            self.progress.min(100)
+        };
+        ImportStatusResponse {
+            id: self.id,
+            status,
+            progress,
+            error,
+        }
+    }
+
+    /// The lease a worker holds after claiming this job.
+    pub fn lease(&self) -> Option<Lease> {
+        self.lease_owner.as_ref().map(|owner| Lease {
+            job_id: self.id,
+            owner: owner.clone(),
+            attempt: self.attempt,
+        })
+    }
+}
+
+/// What [`JobStore::insert`] is given.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewJob {
+    /// The new job's id.
+    pub id: ImportJobId,
+    /// The workspace importing.
+    pub workspace_id: WorkspaceId,
+    /// The Master TODO to merge into.
+    pub todo_id: TodoId,
+    /// The repository, credentials already redacted.
+    pub repo_url: String,
+    /// The bound on attempts (at least 1).
+    pub max_attempts: u32,
+}
+
+/// The result of [`JobStore::insert`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Inserted {
+    /// A new job was stored.
+    Created(ImportJob),
+    /// An active job for the same workspace and repository already exists;
+    /// it is returned instead.
+    Existing(ImportJob),
+}
+
+impl Inserted {
+    /// The job, new or existing.
+    pub fn job(&self) -> &ImportJob {
+        match self {
+            Inserted::Created(j) | Inserted::Existing(j) => j,
+        }
+    }
+}
+
+/// A worker's claim on a running job; every later write is fenced on it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Lease {
+    /// The job.
+    pub job_id: ImportJobId,
+    /// The worker.
+    pub owner: String,
+    /// The attempt the claim started.
+    pub attempt: u32,
+}
+
+/// The result of [`JobStore::heartbeat`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Heartbeat {
+    /// The lease was renewed.
+    Renewed {
+        /// Someone asked for the job to stop.
+        cancel_requested: bool,
+    },
+    /// The lease is no longer this worker's; stop without writing.
+    Lost,
+}
+
+/// How an attempt ended, for [`JobStore::finish`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Finish {
+    /// Success; progress becomes 100.
+    Completed,
+    /// Permanent failure with a sentence for the user.
+    Failed {
+        /// Shown to pollers.
+        error: String,
+    },
+    /// Transient failure: wait `delay`, then another attempt. Stores turn
+    /// this into `Failed` when the attempts are used up.
+    Retry {
+        /// Shown to pollers if no attempt is left.
+        error: String,
+        /// Backoff before the next attempt.
+        delay: Duration,
+    },
+    /// Stopped on request.
+    Cancelled,
+    /// Given back unfinished (graceful shutdown): queued again, and the
+    /// attempt does not count.
+    Released,
+}
+
+/// Durable storage of import jobs. Every method is one atomic operation.
+#[async_trait]
+pub trait JobStore: Send + Sync {
+    /// Stores a queued job, unless an active (queued, running or
+    /// retry-waiting) job exists for the same workspace and repository, which
+    /// is then returned instead.
+    async fn insert(&self, job: NewJob) -> Result<Inserted>;
+
+    /// The job with this id in this workspace, if any.
+    async fn get(&self, workspace: &WorkspaceId, id: &ImportJobId) -> Result<Option<ImportJob>>;
+
+    /// Claims the due job (queued or retry-waiting with `run_at` passed) that
+    /// has waited longest: state `running`, `attempt + 1`, lease to `worker`
+    /// until now + `lease_for`. `None` when nothing is due.
+    async fn claim(&self, worker: &str, lease_for: Duration) -> Result<Option<ImportJob>>;
+
+    /// Renews the lease until now + `lease_for` and raises the stored progress
+    /// to `progress` (never lowers it).
+    async fn heartbeat(
+        &self,
+        lease: &Lease,
+        progress: u8,
+        lease_for: Duration,
+    ) -> Result<Heartbeat>;
+
+    /// Ends the attempt. Returns `false` (and changes nothing) when the lease
+    /// was lost.
+    async fn finish(&self, lease: &Lease, outcome: Finish) -> Result<bool>;
+
+    /// Asks a job to stop: queued and retry-waiting jobs are cancelled at
+    /// once, running ones are flagged for their worker. Returns the job as it
+    /// is afterwards, `None` if there is no such job.
+    async fn request_cancel(
+        &self,
+        workspace: &WorkspaceId,
+        id: &ImportJobId,
+    ) -> Result<Option<ImportJob>>;
+
+    /// Finds running jobs whose lease expired: they wait for another attempt,
+    /// or fail with [`WORKER_LOST`] when none is left (cancelled if a cancel
+    /// was requested). Returns the jobs it changed. Never touches a job that
+    /// is not `running`.
+    async fn reap_expired(&self) -> Result<Vec<ImportJobId>>;
+
+    /// Deletes up to `limit` terminal jobs last changed more than `older_than`
+    /// ago. Returns how many were deleted.
+    async fn prune(&self, older_than: Duration, limit: usize) -> Result<u64>;
+}

@@ -1,0 +1,1170 @@
+//! Conformance suites every store backend runs against itself, and small
+//! fixtures for tests (feature `testkit`).
+//!
+//! A backend crate adds `todovault-core = { features = ["testkit"] }` to its
+//! dev-dependencies and calls the suite for each trait it implements with a
+//! fresh store:
+//!
+//! ```
+//! # async fn demo() {
+//! use std::sync::Arc;
+//! use todovault_core::{memory::*, testkit};
+//!
+//! testkit::job_store_suite(Arc::new(MemoryJobStore::new())).await;
+//! testkit::todo_store_suite(Arc::new(MemoryTodoStore::new())).await;
+//! testkit::vault_store_suite(Arc::new(MemoryVaultStore::new())).await;
+//! # }
+//! # tokio::runtime::Runtime::new().unwrap().block_on(demo());
+//! ```
+//!
+//! Each case uses its own workspaces, so one store serves the whole suite.
+//! A failing case panics with the case's name and what it expected.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+use crate::document::{CreatedBy, Entry, EntryStatus, MasterTodo, Priority, now_millis};
+use crate::error::Error;
+use crate::extract::{Extractor, WorkItem, WorkItemKind};
+use crate::ids::{EntryId, ImportJobId, TodoId, WorkspaceId};
+use crate::jobs::{Finish, Heartbeat, Inserted, JobState, JobStore, NewJob, WORKER_LOST};
+use crate::source::{ImportError, RepoSnapshot};
+use crate::todos::TodoStore;
+use crate::vault::{PutOutcome, SnapshotUpload, VaultStore};
+
+/// A workspace id unique to this process run, so suites never collide in a
+/// shared database.
+pub fn unique_workspace(label: &str) -> WorkspaceId {
+    let id = format!("{label}-{}", ulid::Ulid::new()).to_ascii_lowercase();
+    WorkspaceId::parse(&id).unwrap_or_else(|e| panic!("bad test workspace {id}: {e}"))
+}
+
+/// A minimal extractor for tests: every line containing `TODO:` or
+/// `FIXME:` becomes an item, and `- [ ] `/`- [x] ` lines become tasks. It
+/// knows nothing of comments or strings; the real extractor is the scanner.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TagExtractor;
+
+impl Extractor for TagExtractor {
+    fn extract(
+        &self,
+        snapshot: &dyn RepoSnapshot,
+        progress: &(dyn Fn(f64) + Sync),
+        cancel: &AtomicBool,
+    ) -> Result<Vec<WorkItem>, ImportError> {
+        let mut items = Vec::new();
+        let total = snapshot.len();
+        for i in 0..total {
+            if cancel.load(std::sync::atomic::Ordering::SeqCst) {
+                return Err(ImportError::Cancelled);
+            }
+            let path = snapshot.path(i).to_owned();
+            let bytes = snapshot
+                .read(i)
+                .map_err(|e| ImportError::Transient(format!("could not read {path}: {e}")))?;
+            let text = String::from_utf8_lossy(&bytes);
+            let mut seen: std::collections::HashMap<(String, String), u32> = Default::default();
+            for (n, line) in text.lines().enumerate() {
+                let found = ["TODO:", "FIXME:"]
+                    .iter()
+                    .find_map(|tag| {
+                        line.find(tag)
+                            .map(|at| (tag.trim_end_matches(':'), at + tag.len()))
+                    })
+                    .map(|(tag, after)| {
+                        (
+                            WorkItemKind::Comment,
+                            tag.to_owned(),
+                            line[after..].trim().to_owned(),
+                            None,
+                        )
+                    })
+                    .or_else(|| {
+                        let t = line.trim_start();
+                        let checked = if t.starts_with("- [ ] ") {
+                            Some(false)
+                        } else if t.starts_with("- [x] ") {
+                            Some(true)
+                        } else {
+                            None
+                        };
+                        checked.map(|c| {
+                            (
+                                WorkItemKind::Task,
+                                "TASK".to_owned(),
+                                t[6..].trim().to_owned(),
+                                Some(c),
+                            )
+                        })
+                    });
+                let Some((kind, tag, body, checked)) = found else {
+                    continue;
+                };
+                let occurrence = seen.entry((tag.clone(), body.clone())).or_insert(0);
+                let fingerprint = format!("{tag}|{body}|{path}|{occurrence}");
+                *occurrence += 1;
+                items.push(WorkItem {
+                    kind,
+                    priority: if tag == "FIXME" {
+                        Priority::High
+                    } else {
+                        Priority::Medium
+                    },
+                    tag,
+                    text: body,
+                    path: path.clone(),
+                    line: n as u32 + 1,
+                    author: None,
+                    issue: None,
+                    checked,
+                    parent: None,
+                    fingerprint,
+                });
+            }
+            progress((i + 1) as f64 / total.max(1) as f64);
+        }
+        Ok(items)
+    }
+}
+
+/// A new job for `ws` and `repo`.
+pub fn new_job(ws: &WorkspaceId, repo: &str, max_attempts: u32) -> NewJob {
+    NewJob {
+        id: ImportJobId::new(),
+        workspace_id: ws.clone(),
+        todo_id: TodoId::new(),
+        repo_url: repo.to_owned(),
+        max_attempts,
+    }
+}
+
+/// A small valid document with one user entry.
+pub fn sample_document(ws: &WorkspaceId, version: u64) -> MasterTodo {
+    let mut doc = MasterTodo::new(TodoId::new(), ws.clone());
+    doc.version = version;
+    let now = now_millis();
+    doc.entries.push(Entry {
+        id: EntryId::new(),
+        seq: 1,
+        kind: "task".into(),
+        content: format!("entry of version {version}"),
+        status: EntryStatus::Pending,
+        priority: Priority::Medium,
+        depends_on: vec![],
+        children: vec![],
+        phase_id: None,
+        created_by: CreatedBy::User,
+        created_at: now,
+        updated_at: now,
+        assigned_to: None,
+        session_ids: vec![],
+        origin: None,
+        extra: Default::default(),
+    });
+    doc
+}
+
+const SHORT_LEASE: Duration = Duration::from_millis(400);
+const LONG_LEASE: Duration = Duration::from_secs(60);
+
+/// Runs every [`JobStore`] case against `store`.
+pub async fn job_store_suite(store: Arc<dyn JobStore>) {
+    job_insert_get_and_dedup(&*store).await;
+    job_claim_heartbeat_finish(&*store).await;
+    job_fencing(&*store).await;
+    job_retry_and_attempt_bound(&*store).await;
+    job_cancel(&*store).await;
+    job_lease_expires_mid_job(&*store).await;
+    job_release_does_not_count(&*store).await;
+    job_racing_claims(Arc::clone(&store)).await;
+    job_prune(&*store).await;
+}
+
+async fn claim_one(
+    store: &dyn JobStore,
+    worker: &str,
+    lease: Duration,
+    id: ImportJobId,
+) -> crate::jobs::ImportJob {
+    // Other cases' jobs may be due too; claim until ours comes up, giving the
+    // others back untouched.
+    for _ in 0..1000 {
+        let job = store
+            .claim(worker, lease)
+            .await
+            .unwrap_or_else(|e| panic!("claim failed: {e}"))
+            .unwrap_or_else(|| panic!("claim found nothing due; expected job {id}"));
+        if job.id == id {
+            return job;
+        }
+        let lease = job
+            .lease()
+            .unwrap_or_else(|| panic!("claimed job without lease"));
+        store
+            .finish(&lease, Finish::Released)
+            .await
+            .unwrap_or_else(|e| panic!("release failed: {e}"));
+    }
+    panic!("job {id} never came up for claiming");
+}
+
+async fn job_insert_get_and_dedup(store: &dyn JobStore) {
+    let ws = unique_workspace("jobs-insert");
+    let other = unique_workspace("jobs-insert-other");
+    let new = new_job(&ws, "https://example.com/a.git", 3);
+    let created = store
+        .insert(new.clone())
+        .await
+        .unwrap_or_else(|e| panic!("insert: {e}"));
+    let Inserted::Created(job) = created else {
+        panic!("first insert must create")
+    };
+    assert_eq!(job.state, JobState::Queued, "insert: new jobs are queued");
+    assert_eq!(job.attempt, 0);
+    assert_eq!(job.progress, 0);
+    assert_eq!(job.max_attempts, 3);
+
+    let again = store
+        .insert(new_job(&ws, "https://example.com/a.git", 3))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    match again {
+        Inserted::Existing(existing) => {
+            assert_eq!(existing.id, job.id, "dedup: the active job is returned");
+            assert_eq!(existing.todo_id, job.todo_id, "dedup: with its todo id");
+        }
+        Inserted::Created(_) => {
+            panic!("dedup: an active job for the same workspace and repo must be returned")
+        }
+    }
+    let elsewhere = store
+        .insert(new_job(&other, "https://example.com/a.git", 3))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        matches!(elsewhere, Inserted::Created(_)),
+        "dedup is per workspace"
+    );
+    let other_repo = store
+        .insert(new_job(&ws, "https://example.com/b.git", 3))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        matches!(other_repo, Inserted::Created(_)),
+        "dedup is per repository"
+    );
+
+    let got = store
+        .get(&ws, &job.id)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        got.as_ref().map(|j| j.id),
+        Some(job.id),
+        "get returns the job"
+    );
+    assert_eq!(
+        got.map(|j| j.repo_url),
+        Some("https://example.com/a.git".to_owned())
+    );
+    assert!(
+        store
+            .get(&other, &job.id)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .is_none(),
+        "get is scoped to the workspace"
+    );
+    assert!(
+        store
+            .get(&ws, &ImportJobId::new())
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .is_none()
+    );
+
+    // Clean up so later cases' claims are not disturbed.
+    for j in [job.id, elsewhere.job().id, other_repo.job().id] {
+        let w = if j == elsewhere.job().id { &other } else { &ws };
+        store
+            .request_cancel(w, &j)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+    let after_cancel = store
+        .insert(new_job(&ws, "https://example.com/a.git", 3))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        matches!(after_cancel, Inserted::Created(_)),
+        "dedup only considers active jobs"
+    );
+    store
+        .request_cancel(&ws, &after_cancel.job().id)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+}
+
+async fn job_claim_heartbeat_finish(store: &dyn JobStore) {
+    let ws = unique_workspace("jobs-claim");
+    let job = store
+        .insert(new_job(&ws, "https://example.com/c.git", 3))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .job()
+        .clone();
+    let claimed = claim_one(store, "w1", LONG_LEASE, job.id).await;
+    assert_eq!(claimed.state, JobState::Running);
+    assert_eq!(claimed.attempt, 1, "claim starts attempt 1");
+    assert_eq!(claimed.lease_owner.as_deref(), Some("w1"));
+    assert!(
+        claimed.lease_expires_at.is_some_and(|t| t > now_millis()),
+        "lease in the future"
+    );
+    let lease = claimed.lease().unwrap_or_else(|| panic!("no lease"));
+
+    let hb = store
+        .heartbeat(&lease, 40, LONG_LEASE)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        hb,
+        Heartbeat::Renewed {
+            cancel_requested: false
+        }
+    );
+    assert_eq!(
+        store
+            .get(&ws, &job.id)
+            .await
+            .ok()
+            .flatten()
+            .map(|j| j.progress),
+        Some(40)
+    );
+    store
+        .heartbeat(&lease, 20, LONG_LEASE)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        store
+            .get(&ws, &job.id)
+            .await
+            .ok()
+            .flatten()
+            .map(|j| j.progress),
+        Some(40),
+        "progress never goes backwards"
+    );
+    assert!(
+        store
+            .finish(&lease, Finish::Completed)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+    );
+    let done = store
+        .get(&ws, &job.id)
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| panic!("job vanished"));
+    assert_eq!(done.state, JobState::Completed);
+    assert_eq!(done.progress, 100);
+    assert_eq!(done.lease_owner, None, "finish clears the lease");
+    assert_eq!(
+        store
+            .heartbeat(&lease, 50, LONG_LEASE)
+            .await
+            .unwrap_or_else(|e| panic!("{e}")),
+        Heartbeat::Lost,
+        "a finished job has no lease"
+    );
+}
+
+async fn job_fencing(store: &dyn JobStore) {
+    let ws = unique_workspace("jobs-fence");
+    let job = store
+        .insert(new_job(&ws, "https://example.com/f.git", 3))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .job()
+        .clone();
+    let claimed = claim_one(store, "owner", LONG_LEASE, job.id).await;
+    let lease = claimed.lease().unwrap_or_else(|| panic!("no lease"));
+    let mut wrong_owner = lease.clone();
+    wrong_owner.owner = "intruder".into();
+    let mut wrong_attempt = lease.clone();
+    wrong_attempt.attempt += 1;
+    for (what, l) in [("owner", &wrong_owner), ("attempt", &wrong_attempt)] {
+        assert_eq!(
+            store
+                .heartbeat(l, 10, LONG_LEASE)
+                .await
+                .unwrap_or_else(|e| panic!("{e}")),
+            Heartbeat::Lost,
+            "fencing: heartbeat with the wrong {what} touches nothing"
+        );
+        assert!(
+            !store
+                .finish(l, Finish::Completed)
+                .await
+                .unwrap_or_else(|e| panic!("{e}")),
+            "fencing: finish with the wrong {what} touches nothing"
+        );
+    }
+    let still = store
+        .get(&ws, &job.id)
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| panic!("job vanished"));
+    assert_eq!(
+        still.state,
+        JobState::Running,
+        "fenced writes changed the job"
+    );
+    assert_eq!(still.progress, 0);
+    assert!(
+        store
+            .finish(
+                &lease,
+                Finish::Failed {
+                    error: "the repository is gone".into()
+                }
+            )
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+    );
+    let failed = store
+        .get(&ws, &job.id)
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| panic!("job vanished"));
+    assert_eq!(failed.state, JobState::Failed);
+    assert_eq!(failed.error.as_deref(), Some("the repository is gone"));
+    assert!(
+        !store
+            .finish(&lease, Finish::Completed)
+            .await
+            .unwrap_or_else(|e| panic!("{e}")),
+        "a failed job cannot be completed"
+    );
+}
+
+async fn job_retry_and_attempt_bound(store: &dyn JobStore) {
+    let ws = unique_workspace("jobs-retry");
+    let job = store
+        .insert(new_job(&ws, "https://example.com/r.git", 2))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .job()
+        .clone();
+    let first = claim_one(store, "w", LONG_LEASE, job.id).await;
+    let lease = first.lease().unwrap_or_else(|| panic!("no lease"));
+    let retry = Finish::Retry {
+        error: "network down".into(),
+        delay: Duration::from_millis(300),
+    };
+    assert!(
+        store
+            .finish(&lease, retry.clone())
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+    );
+    let waiting = store
+        .get(&ws, &job.id)
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| panic!("job vanished"));
+    assert_eq!(waiting.state, JobState::RetryWait);
+    assert!(waiting.run_at > now_millis(), "retry waits for its backoff");
+    assert_eq!(
+        waiting.to_status().status,
+        crate::api::WireJobStatus::Running,
+        "retry-waiting shows as running"
+    );
+    // Not due yet: our job must not be claimable.
+    if let Some(other) = store
+        .claim("w", LONG_LEASE)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+    {
+        assert_ne!(other.id, job.id, "a job was claimed before its run_at");
+        let l = other.lease().unwrap_or_else(|| panic!("no lease"));
+        store
+            .finish(&l, Finish::Released)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+    tokio::time::sleep(Duration::from_millis(350)).await;
+    let second = claim_one(store, "w", LONG_LEASE, job.id).await;
+    assert_eq!(second.attempt, 2);
+    let lease = second.lease().unwrap_or_else(|| panic!("no lease"));
+    assert!(
+        store
+            .finish(&lease, retry)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+    );
+    let failed = store
+        .get(&ws, &job.id)
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| panic!("job vanished"));
+    assert_eq!(failed.state, JobState::Failed, "attempts are bounded");
+    assert_eq!(
+        failed.error.as_deref(),
+        Some("network down"),
+        "the last failure says why"
+    );
+}
+
+async fn job_cancel(store: &dyn JobStore) {
+    let ws = unique_workspace("jobs-cancel");
+    let queued = store
+        .insert(new_job(&ws, "https://example.com/q.git", 3))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .job()
+        .clone();
+    let after = store
+        .request_cancel(&ws, &queued.id)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap_or_else(|| panic!("job vanished"));
+    assert_eq!(
+        after.state,
+        JobState::Cancelled,
+        "a queued job is cancelled at once"
+    );
+    let status = after.to_status();
+    assert_eq!(status.status, crate::api::WireJobStatus::Failed);
+    assert_eq!(status.error, "cancelled");
+
+    let running = store
+        .insert(new_job(&ws, "https://example.com/run.git", 3))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .job()
+        .clone();
+    let claimed = claim_one(store, "w", LONG_LEASE, running.id).await;
+    let lease = claimed.lease().unwrap_or_else(|| panic!("no lease"));
+    let flagged = store
+        .request_cancel(&ws, &running.id)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap_or_else(|| panic!("job vanished"));
+    assert_eq!(
+        flagged.state,
+        JobState::Running,
+        "a running job is flagged, not stopped"
+    );
+    assert_eq!(
+        store
+            .heartbeat(&lease, 10, LONG_LEASE)
+            .await
+            .unwrap_or_else(|e| panic!("{e}")),
+        Heartbeat::Renewed {
+            cancel_requested: true
+        },
+        "the worker learns of the cancel through its heartbeat"
+    );
+    assert!(
+        store
+            .finish(&lease, Finish::Cancelled)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+    );
+    assert_eq!(
+        store
+            .get(&ws, &running.id)
+            .await
+            .ok()
+            .flatten()
+            .map(|j| j.state),
+        Some(JobState::Cancelled)
+    );
+    assert!(
+        store
+            .request_cancel(&ws, &ImportJobId::new())
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .is_none()
+    );
+    let other = unique_workspace("jobs-cancel-other");
+    assert!(
+        store
+            .request_cancel(&other, &running.id)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .is_none(),
+        "cancel is scoped to the workspace"
+    );
+}
+
+async fn job_lease_expires_mid_job(store: &dyn JobStore) {
+    let ws = unique_workspace("jobs-expire");
+    let job = store
+        .insert(new_job(&ws, "https://example.com/e.git", 2))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .job()
+        .clone();
+    let first = claim_one(store, "dies", SHORT_LEASE, job.id).await;
+    let dead_lease = first.lease().unwrap_or_else(|| panic!("no lease"));
+    tokio::time::sleep(SHORT_LEASE + Duration::from_millis(300)).await;
+    let reaped = store.reap_expired().await.unwrap_or_else(|e| panic!("{e}"));
+    assert!(reaped.contains(&job.id), "an expired lease is reaped");
+    let waiting = store
+        .get(&ws, &job.id)
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| panic!("job vanished"));
+    assert_eq!(
+        waiting.state,
+        JobState::RetryWait,
+        "a reaped job waits for another attempt"
+    );
+    assert_eq!(
+        store
+            .heartbeat(&dead_lease, 50, LONG_LEASE)
+            .await
+            .unwrap_or_else(|e| panic!("{e}")),
+        Heartbeat::Lost,
+        "the dead worker's lease is gone"
+    );
+
+    let second = claim_one(store, "rescuer", SHORT_LEASE, job.id).await;
+    assert_eq!(second.attempt, 2);
+    assert!(
+        !store
+            .finish(&dead_lease, Finish::Completed)
+            .await
+            .unwrap_or_else(|e| panic!("{e}")),
+        "the dead worker cannot finish the rescued job"
+    );
+    let rescuer = second.lease().unwrap_or_else(|| panic!("no lease"));
+    assert!(
+        store
+            .finish(&rescuer, Finish::Completed)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+    );
+    tokio::time::sleep(SHORT_LEASE + Duration::from_millis(300)).await;
+    let reaped = store.reap_expired().await.unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        !reaped.contains(&job.id),
+        "the reaper never touches a finished job"
+    );
+    assert_eq!(
+        store
+            .get(&ws, &job.id)
+            .await
+            .ok()
+            .flatten()
+            .map(|j| j.state),
+        Some(JobState::Completed)
+    );
+
+    // Last attempt lost: the job fails and says why.
+    let doomed = store
+        .insert(new_job(&ws, "https://example.com/d.git", 1))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .job()
+        .clone();
+    claim_one(store, "dies", SHORT_LEASE, doomed.id).await;
+    tokio::time::sleep(SHORT_LEASE + Duration::from_millis(300)).await;
+    store.reap_expired().await.unwrap_or_else(|e| panic!("{e}"));
+    let failed = store
+        .get(&ws, &doomed.id)
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| panic!("job vanished"));
+    assert_eq!(failed.state, JobState::Failed);
+    assert_eq!(failed.error.as_deref(), Some(WORKER_LOST));
+}
+
+async fn job_release_does_not_count(store: &dyn JobStore) {
+    let ws = unique_workspace("jobs-release");
+    let job = store
+        .insert(new_job(&ws, "https://example.com/rel.git", 1))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .job()
+        .clone();
+    let claimed = claim_one(store, "w", LONG_LEASE, job.id).await;
+    let lease = claimed.lease().unwrap_or_else(|| panic!("no lease"));
+    assert!(
+        store
+            .finish(&lease, Finish::Released)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+    );
+    let queued = store
+        .get(&ws, &job.id)
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| panic!("job vanished"));
+    assert_eq!(
+        queued.state,
+        JobState::Queued,
+        "a released job is queued again"
+    );
+    assert_eq!(queued.attempt, 0, "a released attempt does not count");
+    let again = claim_one(store, "w2", LONG_LEASE, job.id).await;
+    assert_eq!(again.attempt, 1);
+    let lease2 = again.lease().unwrap_or_else(|| panic!("no lease"));
+    assert!(
+        !store
+            .finish(&lease, Finish::Completed)
+            .await
+            .unwrap_or_else(|e| panic!("{e}")),
+        "the old lease is dead"
+    );
+    assert!(
+        store
+            .finish(&lease2, Finish::Completed)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+    );
+}
+
+async fn job_racing_claims(store: Arc<dyn JobStore>) {
+    let ws = unique_workspace("jobs-race");
+    let mut ids = HashSet::new();
+    for n in 0..20 {
+        let job = store
+            .insert(new_job(&ws, &format!("https://example.com/race{n}.git"), 3))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        ids.insert(job.job().id);
+    }
+    let mut tasks = Vec::new();
+    for w in 0..8 {
+        let store = Arc::clone(&store);
+        tasks.push(tokio::spawn(async move {
+            let mut mine = Vec::new();
+            while let Some(job) = store
+                .claim(&format!("racer{w}"), LONG_LEASE)
+                .await
+                .unwrap_or_else(|e| panic!("{e}"))
+            {
+                mine.push(job);
+            }
+            mine
+        }));
+    }
+    let mut claimed = Vec::new();
+    for t in tasks {
+        claimed.extend(t.await.unwrap_or_else(|e| panic!("racer panicked: {e}")));
+    }
+    let ours: Vec<_> = claimed.iter().filter(|j| ids.contains(&j.id)).collect();
+    let unique: HashSet<_> = ours.iter().map(|j| j.id).collect();
+    assert_eq!(
+        unique.len(),
+        ours.len(),
+        "racing claims: a job was claimed twice"
+    );
+    assert_eq!(unique, ids, "racing claims: every due job was claimed");
+    for job in &claimed {
+        let lease = job.lease().unwrap_or_else(|| panic!("no lease"));
+        store
+            .finish(&lease, Finish::Completed)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+}
+
+async fn job_prune(store: &dyn JobStore) {
+    let ws = unique_workspace("jobs-prune");
+    let done = store
+        .insert(new_job(&ws, "https://example.com/p1.git", 3))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .job()
+        .clone();
+    store
+        .request_cancel(&ws, &done.id)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let active = store
+        .insert(new_job(&ws, "https://example.com/p2.git", 3))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .job()
+        .clone();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let pruned = store
+        .prune(Duration::from_millis(10), 10_000)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(pruned >= 1, "prune deletes old terminal jobs");
+    assert!(
+        store
+            .get(&ws, &done.id)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .is_none(),
+        "the old cancelled job is gone"
+    );
+    assert!(
+        store
+            .get(&ws, &active.id)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .is_some(),
+        "prune never deletes active jobs"
+    );
+    let none = store
+        .prune(Duration::from_secs(3600), 10_000)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let _ = none; // other suites' fresh jobs may or may not be terminal; only ours are asserted
+    store
+        .request_cancel(&ws, &active.id)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+}
+
+/// Runs every [`TodoStore`] case against `store`.
+pub async fn todo_store_suite(store: Arc<dyn TodoStore>) {
+    todo_put_get_and_history(&*store).await;
+    todo_refuses_invalid_and_stale(&*store).await;
+    todo_preserves_unknown_fields(&*store).await;
+    todo_racing_compare_and_set(Arc::clone(&store)).await;
+}
+
+async fn todo_put_get_and_history(store: &dyn TodoStore) {
+    let ws = unique_workspace("todo-basic");
+    assert!(
+        store
+            .get(&ws)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .is_none(),
+        "a new workspace has no Master TODO"
+    );
+    let v1 = sample_document(&ws, 1);
+    store
+        .put(&v1, None)
+        .await
+        .unwrap_or_else(|e| panic!("create: {e}"));
+    assert_eq!(
+        store.get(&ws).await.unwrap_or_else(|e| panic!("{e}")),
+        Some(v1.clone()),
+        "get returns what was put"
+    );
+    let mut v2 = v1.clone();
+    v2.version = 2;
+    v2.entries[0].content = "changed".into();
+    store
+        .put(&v2, Some(1))
+        .await
+        .unwrap_or_else(|e| panic!("update: {e}"));
+    let mut v3 = v2.clone();
+    v3.version = 3;
+    v3.project_context = "three".into();
+    store
+        .put(&v3, Some(2))
+        .await
+        .unwrap_or_else(|e| panic!("update: {e}"));
+    assert_eq!(
+        store.get(&ws).await.ok().flatten().map(|d| d.version),
+        Some(3)
+    );
+    let history = store
+        .history(&ws, 10)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        history.iter().map(|d| d.version).collect::<Vec<_>>(),
+        vec![2, 1],
+        "history holds replaced versions, newest first"
+    );
+    assert_eq!(history[1], v1, "history keeps replaced versions whole");
+    assert_eq!(
+        store
+            .history(&ws, 1)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .len(),
+        1,
+        "history honours the limit"
+    );
+}
+
+async fn todo_refuses_invalid_and_stale(store: &dyn TodoStore) {
+    let ws = unique_workspace("todo-refuse");
+    let v1 = sample_document(&ws, 1);
+    store.put(&v1, None).await.unwrap_or_else(|e| panic!("{e}"));
+    let err = store.put(&v1, None).await.err();
+    assert!(
+        matches!(err, Some(Error::Conflict { .. })),
+        "create over an existing document is a conflict, got {err:?}"
+    );
+    let mut stale = v1.clone();
+    stale.version = 3;
+    let err = store.put(&stale, Some(2)).await.err();
+    assert!(
+        matches!(err, Some(Error::Conflict { .. })),
+        "a stale expected version is a conflict, got {err:?}"
+    );
+    let mut skip = v1.clone();
+    skip.version = 5;
+    let err = store.put(&skip, Some(1)).await.err();
+    assert!(
+        matches!(err, Some(Error::Validation { .. })),
+        "a version that does not follow is refused, got {err:?}"
+    );
+    let mut dangling = v1.clone();
+    dangling.version = 2;
+    dangling.entries[0].depends_on.push(EntryId::new());
+    let err = store.put(&dangling, Some(1)).await.err();
+    assert!(
+        matches!(err, Some(Error::Validation { .. })),
+        "an invalid document is refused, got {err:?}"
+    );
+    assert_eq!(
+        store.get(&ws).await.unwrap_or_else(|e| panic!("{e}")),
+        Some(v1),
+        "refused writes change nothing"
+    );
+}
+
+async fn todo_preserves_unknown_fields(store: &dyn TodoStore) {
+    let ws = unique_workspace("todo-unknown");
+    let mut doc = sample_document(&ws, 1);
+    doc.extra.insert(
+        "written_by_a_newer_version".into(),
+        serde_json::json!({"keep": [1, 2]}),
+    );
+    doc.entries[0]
+        .extra
+        .insert("entry_extension".into(), serde_json::json!("x"));
+    store
+        .put(&doc, None)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let back = store
+        .get(&ws)
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| panic!("document vanished"));
+    assert_eq!(
+        back.extra.get("written_by_a_newer_version"),
+        Some(&serde_json::json!({"keep": [1, 2]})),
+        "unknown fields survive storage"
+    );
+    assert_eq!(
+        back.entries[0].extra.get("entry_extension"),
+        Some(&serde_json::json!("x"))
+    );
+}
+
+async fn todo_racing_compare_and_set(store: Arc<dyn TodoStore>) {
+    let ws = unique_workspace("todo-race");
+    let base = sample_document(&ws, 1);
+    store
+        .put(&base, None)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut tasks = Vec::new();
+    for n in 0..8 {
+        let store = Arc::clone(&store);
+        let mut doc = base.clone();
+        doc.version = 2;
+        doc.project_context = format!("writer {n}");
+        tasks.push(tokio::spawn(async move { store.put(&doc, Some(1)).await }));
+    }
+    let mut won = 0;
+    for t in tasks {
+        match t.await.unwrap_or_else(|e| panic!("writer panicked: {e}")) {
+            Ok(()) => won += 1,
+            Err(Error::Conflict { .. }) => {}
+            Err(e) => panic!("racing compare-and-set: unexpected error {e}"),
+        }
+    }
+    assert_eq!(won, 1, "racing compare-and-set: exactly one writer wins");
+    assert_eq!(
+        store
+            .history(&ws, 10)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .len(),
+        1
+    );
+}
+
+/// Runs every [`VaultStore`] case against `store`. The vault should be empty
+/// or hold only this suite's earlier runs.
+pub async fn vault_store_suite(store: Arc<dyn VaultStore>) {
+    vault_put_get_list(&*store).await;
+    vault_never_older_over_newer(&*store).await;
+    vault_key_belongs_to_one_workspace(&*store).await;
+    vault_racing_puts(Arc::clone(&store)).await;
+}
+
+async fn vault_put_get_list(store: &dyn VaultStore) {
+    let ws = unique_workspace("vault-basic");
+    let doc = sample_document(&ws, 1);
+    let upload = SnapshotUpload::from_document(&doc).unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        store
+            .get(&upload.key)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .is_none()
+    );
+    assert_eq!(
+        store
+            .put(&upload)
+            .await
+            .unwrap_or_else(|e| panic!("put: {e}")),
+        PutOutcome::Written
+    );
+    assert_eq!(
+        store
+            .put(&upload)
+            .await
+            .unwrap_or_else(|e| panic!("put: {e}")),
+        PutOutcome::Unchanged,
+        "unchanged content is not uploaded again"
+    );
+    let got = store
+        .get(&upload.key)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap_or_else(|| panic!("snapshot vanished"));
+    assert_eq!(got.bytes, upload.bytes, "get returns the bytes put");
+    assert_eq!(got.meta.workspace_id, ws);
+    assert_eq!(got.meta.size_bytes, upload.bytes.len() as u64);
+    let listed = store.list().await.unwrap_or_else(|e| panic!("{e}"));
+    let mine = listed
+        .iter()
+        .find(|m| m.key == upload.key)
+        .unwrap_or_else(|| panic!("list misses {}", upload.key));
+    assert_eq!(mine.workspace_id, ws, "list names the workspace");
+    assert_eq!(
+        mine.size_bytes,
+        upload.bytes.len() as u64,
+        "list gives the size"
+    );
+    assert!(
+        (now_millis() - mine.updated_at).num_seconds().abs() < 300,
+        "list gives the write time"
+    );
+}
+
+async fn vault_never_older_over_newer(store: &dyn VaultStore) {
+    let ws = unique_workspace("vault-order");
+    let mut doc = sample_document(&ws, 2);
+    let v2 = SnapshotUpload::from_document(&doc).unwrap_or_else(|e| panic!("{e}"));
+    store.put(&v2).await.unwrap_or_else(|e| panic!("{e}"));
+    doc.version = 1;
+    doc.project_context = "older".into();
+    let v1 = SnapshotUpload::from_document(&doc).unwrap_or_else(|e| panic!("{e}"));
+    let err = store.put(&v1).await.err();
+    assert!(
+        matches!(err, Some(Error::Conflict { .. })),
+        "an older version over a newer one is a conflict, got {err:?}"
+    );
+    doc.version = 2;
+    doc.project_context = "same version, other content".into();
+    let same = SnapshotUpload::from_document(&doc).unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        matches!(store.put(&same).await, Err(Error::Conflict { .. })),
+        "same version with other bytes is a conflict"
+    );
+    doc.version = 3;
+    let v3 = SnapshotUpload::from_document(&doc).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        store.put(&v3).await.unwrap_or_else(|e| panic!("{e}")),
+        PutOutcome::Written,
+        "a newer version replaces an older one"
+    );
+    let got = store
+        .get(&v3.key)
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| panic!("snapshot vanished"));
+    assert_eq!(got.bytes, v3.bytes);
+}
+
+async fn vault_key_belongs_to_one_workspace(store: &dyn VaultStore) {
+    let ws = unique_workspace("vault-owner");
+    let thief = unique_workspace("vault-thief");
+    let doc = sample_document(&ws, 1);
+    let upload = SnapshotUpload::from_document(&doc).unwrap_or_else(|e| panic!("{e}"));
+    store.put(&upload).await.unwrap_or_else(|e| panic!("{e}"));
+    let mut stolen = doc.clone();
+    stolen.workspace_id = thief;
+    stolen.version = 9;
+    let hijack = SnapshotUpload::from_document(&stolen).unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        matches!(store.put(&hijack).await, Err(Error::Conflict { .. })),
+        "a key never changes workspace"
+    );
+    let got = store
+        .get(&upload.key)
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| panic!("snapshot vanished"));
+    assert_eq!(got.bytes, upload.bytes);
+}
+
+async fn vault_racing_puts(store: Arc<dyn VaultStore>) {
+    let ws = unique_workspace("vault-race");
+    let base = sample_document(&ws, 1);
+    let first = SnapshotUpload::from_document(&base).unwrap_or_else(|e| panic!("{e}"));
+    store.put(&first).await.unwrap_or_else(|e| panic!("{e}"));
+    // Two hosts sync different version-2 documents at once: exactly one wins,
+    // and the vault holds the winner's bytes whole.
+    let mut tasks = Vec::new();
+    for n in 0..6 {
+        let store = Arc::clone(&store);
+        let mut doc = base.clone();
+        doc.version = 2;
+        doc.project_context = format!("host {n}");
+        let upload = SnapshotUpload::from_document(&doc).unwrap_or_else(|e| panic!("{e}"));
+        tasks.push(tokio::spawn(
+            async move { (store.put(&upload).await, upload) },
+        ));
+    }
+    let mut winners = Vec::new();
+    for t in tasks {
+        let (result, upload) = t.await.unwrap_or_else(|e| panic!("writer panicked: {e}"));
+        match result {
+            Ok(PutOutcome::Written) => winners.push(upload),
+            Ok(PutOutcome::Unchanged) => panic!("racing puts: distinct content reported unchanged"),
+            Err(Error::Conflict { .. }) => {}
+            Err(e) => panic!("racing puts: unexpected error {e}"),
+        }
+    }
+    assert_eq!(
+        winners.len(),
+        1,
+        "racing puts: exactly one writer of version 2 wins"
+    );
+    let got = store
+        .get(&first.key)
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| panic!("snapshot vanished"));
+    assert_eq!(
+        got.bytes, winners[0].bytes,
+        "racing puts: the vault holds the winner's document"
+    );
+}

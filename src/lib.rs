@@ -1,0 +1,12 @@
+//! # todovault
+//!
+//! Keep a workspace's **Master TODO** portable. todovault imports a git
+//! repository into a workspace as a Master TODO (a durable background job that
+//! clients poll), syncs that Master TODO to object storage (the *vault*), lists
+//! what the vault holds, and imports a vault snapshot into another workspace.
+//!
+//! This crate is the facade: it re-exports [`todovault_core`] and, behind
+//! cargo features, the backend crates. See the README for the set-up commands.
+
+pub use todovault_core as core;
+pub use todovault_core::*;
