@@ -10,3 +10,18 @@
 
 pub use todovault_core as core;
 pub use todovault_core::*;
+
+#[cfg(feature = "sqlite")]
+pub use todovault_sqlite as sqlite;
+
+#[cfg(feature = "object-store")]
+pub use todovault_object_store as object_store;
+
+#[cfg(feature = "postgres")]
+pub use todovault_postgres as postgres;
+
+#[cfg(feature = "git")]
+pub use todovault_git as git;
+
+#[cfg(feature = "http")]
+pub use todovault_http as http;

@@ -1,0 +1,3 @@
+//! The `todovault` command.
+
+fn main() {}

@@ -1,0 +1,1 @@
+//! RepoSource over gix: URL policy, shallow fetch, progress, cancel.

@@ -1,0 +1,1 @@
+//! axum Router serving the todovault REST contract.

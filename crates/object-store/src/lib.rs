@@ -1,0 +1,1 @@
+//! VaultStore on object_store: S3, GCS, Azure, local filesystem and memory.

@@ -1,0 +1,1 @@
+//! JobStore and TodoStore on PostgreSQL, for many engine hosts sharing one database.

@@ -1,0 +1,1 @@
+//! JobStore and TodoStore on SQLite, the embedded default.
