@@ -29,6 +29,7 @@ fn lenient_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::
 
 /// Body of `POST …/orchestration/import`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StartImportRequest {
     /// The repository to import; `None` when absent or not a string.
     #[serde(
@@ -37,6 +38,7 @@ pub struct StartImportRequest {
         deserialize_with = "lenient_string",
         skip_serializing_if = "Option::is_none"
     )]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "https://github.com/hoody/monorepo.git"))]
     pub repo_url: Option<String>,
 }
 
@@ -51,18 +53,22 @@ impl StartImportRequest {
 
 /// Response of `POST …/orchestration/import`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StartImportResponse {
     /// The job to poll.
     #[serde(rename = "importJobID")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "imp_01HF8Z3Q5K3VCD7Y7N8PQRSTA4"))]
     pub import_job_id: ImportJobId,
     /// The workspace's Master TODO the import merges into.
     #[serde(rename = "todoID")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "todo_01HF8Z3Q5K3VCD7Y7N8PQRSTA5"))]
     pub todo_id: TodoId,
 }
 
 /// The three states a poller sees.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum WireJobStatus {
     /// Queued, running or waiting to retry.
     Running,
@@ -74,8 +80,10 @@ pub enum WireJobStatus {
 
 /// Response of `GET …/orchestration/import/{jobID}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ImportStatusResponse {
     /// The job id.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "imp_01HF8Z3Q5K3VCD7Y7N8PQRSTA4"))]
     pub id: ImportJobId,
     /// `running`, `completed` or `failed`.
     pub status: WireJobStatus,
@@ -87,6 +95,7 @@ pub struct ImportStatusResponse {
 
 /// Response of `POST …/orchestration/vault/sync`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct VaultSyncResponse {
     /// True when the vault holds the workspace's current Master TODO.
     pub synced: bool,
@@ -94,22 +103,26 @@ pub struct VaultSyncResponse {
 
 /// One Master TODO in the vault.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct VaultTodo {
     /// `vault/todo/<ULID>.json` (under the vault's prefix, if any).
     pub key: String,
     /// The workspace that produced it.
     #[serde(rename = "workspaceID")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "ws_prod_42"))]
     pub workspace_id: WorkspaceId,
     /// Size of the stored document.
     #[serde(rename = "sizeBytes")]
     pub size_bytes: u64,
     /// When the object was last written.
     #[serde(rename = "updatedAt", with = "crate::document::timestamp")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "2026-01-12T18:24:55.812Z"))]
     pub updated_at: Timestamp,
 }
 
 /// Response of `GET …/orchestration/vault/discover`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct VaultDiscoverResponse {
     /// Every Master TODO in the vault, newest first.
     pub todos: Vec<VaultTodo>,
@@ -117,6 +130,7 @@ pub struct VaultDiscoverResponse {
 
 /// Body of `POST …/orchestration/vault/import`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct VaultImportRequest {
     /// The workspace whose snapshot to import.
     #[serde(
@@ -125,6 +139,7 @@ pub struct VaultImportRequest {
         deserialize_with = "lenient_string",
         skip_serializing_if = "Option::is_none"
     )]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "ws_staging_07"))]
     pub source_workspace_id: Option<String>,
     /// Where to import it; the path workspace when absent.
     #[serde(
@@ -133,6 +148,7 @@ pub struct VaultImportRequest {
         deserialize_with = "lenient_field",
         skip_serializing_if = "Field::is_absent"
     )]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, example = "ws_prod_42"))]
     pub target_workspace_id: Field,
 }
 
@@ -190,11 +206,13 @@ impl VaultImportRequest {
 
 /// Response of `POST …/orchestration/vault/import`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct VaultImportResponse {
     /// True when the target now holds the snapshot's content.
     pub imported: bool,
     /// Where it landed.
     #[serde(rename = "targetWorkspaceID")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "ws_prod_42"))]
     pub target_workspace_id: WorkspaceId,
 }
 

@@ -215,8 +215,10 @@ pub enum WireError {
 
 /// The contract's validation envelope.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ValidationEnvelope {
     /// Always `{}`.
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub data: serde_json::Map<String, serde_json::Value>,
     /// One entry per problem.
     pub errors: Vec<PropertyError>,
@@ -239,6 +241,7 @@ impl ValidationEnvelope {
 
 /// One problem inside a [`ValidationEnvelope`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PropertyError {
     /// The request properties concerned.
     #[serde(rename = "propertyNames")]
@@ -249,6 +252,7 @@ pub struct PropertyError {
 
 /// The contract's named error: `{"name":"NotFoundError","data":{"message":"…"}}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NamedError {
     /// `NotFoundError`, `ForbiddenError`, …
     pub name: String,
@@ -269,6 +273,7 @@ impl NamedError {
 
 /// The `data` of a [`NamedError`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NamedErrorData {
     /// A sentence for the user.
     pub message: String,
