@@ -11,6 +11,9 @@
 pub use todovault_core as core;
 pub use todovault_core::*;
 
+#[cfg(feature = "object-store")]
+pub use todovault_object_store::ObjectStoreVault;
+
 #[cfg(feature = "sqlite")]
 pub use todovault_sqlite as sqlite;
 
@@ -25,3 +28,8 @@ pub use todovault_git as git;
 
 #[cfg(feature = "http")]
 pub use todovault_http as http;
+
+// The README's embedding example compiles and runs as a doctest.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

@@ -33,6 +33,8 @@ pub mod merge;
 pub mod orchestrator;
 pub mod policy;
 pub mod runner;
+#[cfg(feature = "scan")]
+pub mod scan_extractor;
 pub mod source;
 #[cfg(any(test, feature = "testkit", doctest))]
 pub mod testkit;

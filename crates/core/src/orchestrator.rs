@@ -113,7 +113,8 @@ impl OrchestratorBuilder {
         self.source = Some(source);
         self
     }
-    /// How work items are found in a fetched repository.
+    /// How work items are found in a fetched repository (default: the
+    /// comment-aware scanner, with feature `scan`).
     pub fn extractor(mut self, extractor: Arc<dyn Extractor>) -> Self {
         self.extractor = Some(extractor);
         self
@@ -144,7 +145,10 @@ impl OrchestratorBuilder {
                 todos: self.todos.ok_or_else(|| missing("a todo store"))?,
                 vault: self.vault.ok_or_else(|| missing("a vault store"))?,
                 source: self.source.ok_or_else(|| missing("a repository source"))?,
-                extractor: self.extractor.ok_or_else(|| missing("an extractor"))?,
+                extractor: match self.extractor {
+                    Some(extractor) => extractor,
+                    None => default_extractor().ok_or_else(|| missing("an extractor"))?,
+                },
                 policy: self.policy,
                 runner: self.runner,
                 secrets: Mutex::new(HashMap::new()),
@@ -152,6 +156,16 @@ impl OrchestratorBuilder {
             }),
         })
     }
+}
+
+#[cfg(feature = "scan")]
+fn default_extractor() -> Option<Arc<dyn Extractor>> {
+    Some(Arc::new(crate::scan_extractor::ScanExtractor::default()))
+}
+
+#[cfg(not(feature = "scan"))]
+fn default_extractor() -> Option<Arc<dyn Extractor>> {
+    None
 }
 
 /// Parses a path workspace id into a validation error on `workspaceID`.

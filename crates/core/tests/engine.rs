@@ -1032,3 +1032,50 @@ async fn vault_import_merges_by_entry_id_and_clears_session_fields() {
     );
     assert_eq!(merged2.imported_from.as_ref().map(|f| f.version), Some(2));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_comment_aware_scanner_is_the_default_extractor() {
+    let stores = Stores::new();
+    let snapshot = MemorySnapshot::new(
+        "c1",
+        files(&[
+            (
+                "src/main.rs",
+                "fn main() {\n    let s = \"TODO: a string, not a task\";\n    // FIXME(#42): handle the error /bob\n}\n",
+            ),
+            ("notes.md", "- [ ] parent\n  - [x] child\n"),
+            ("vendor/dep.rs", "// TODO: vendored, skipped\n"),
+        ]),
+    );
+    let engine = Orchestrator::builder()
+        .job_store(stores.jobs.clone())
+        .todo_store(stores.todos.clone())
+        .vault_store(stores.vault.clone())
+        .source(Arc::new(FixtureSource::new().with_repo(REPO, snapshot)))
+        .policy(test_policy())
+        .runner(RunnerConfig::fast())
+        .build()
+        .unwrap_or_else(|e| panic!("engine: {e}"));
+    let workers = engine.start_workers();
+    assert_eq!(import(&engine, "ws", REPO).await.status, WireJobStatus::Completed);
+    let d = doc(&engine, "ws").await;
+    assert_eq!(
+        contents(&d),
+        vec![
+            ("child".into(), EntryStatus::Completed),
+            ("handle the error".into(), EntryStatus::Pending),
+            ("parent".into(), EntryStatus::Pending),
+        ]
+    );
+    let fixme = d
+        .entries
+        .iter()
+        .find(|e| e.content == "handle the error")
+        .and_then(|e| e.origin.clone())
+        .unwrap_or_else(|| panic!("FIXME entry missing"));
+    assert_eq!((fixme.tag.as_str(), fixme.author.as_deref(), fixme.issue.as_deref(), fixme.line), ("FIXME", Some("bob"), Some("#42"), 3));
+    let parent = d.entries.iter().find(|e| e.content == "parent").unwrap_or_else(|| panic!("parent missing"));
+    let child = d.entries.iter().find(|e| e.content == "child").unwrap_or_else(|| panic!("child missing"));
+    assert_eq!(parent.children, vec![child.id], "nested task items become children");
+    workers.shutdown(Duration::from_secs(5)).await;
+}

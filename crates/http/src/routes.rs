@@ -94,7 +94,7 @@ where
         let ws = parse_workspace(raw)?;
         if ws != caller.workspace {
             return Err(Error::forbidden(format!(
-                "This token is not allowed to act for workspace {ws}"
+                "The caller may not act for workspace {ws}"
             ))
             .into());
         }
