@@ -1,0 +1,135 @@
+//! Work items, their priorities and their stable fingerprints.
+
+use std::collections::HashMap;
+
+/// How urgent a work item is; derived from its tag (see
+/// [`ScanConfig::priorities`](crate::ScanConfig::priorities)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub enum Priority {
+    /// `HACK`, `XXX` by default.
+    Low,
+    /// `TODO` and Markdown tasks by default.
+    #[default]
+    Medium,
+    /// `FIXME`, `BUG` by default.
+    High,
+    /// Not used by default; available for custom tags.
+    Critical,
+}
+
+/// Where a work item comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ItemKind {
+    /// A tagged comment in source code (or an HTML comment in Markdown).
+    Comment,
+    /// A Markdown task list item (`- [ ]` / `- [x]`).
+    Task,
+}
+
+/// The tag given to Markdown task list items.
+pub const TASK_TAG: &str = "TASK";
+
+/// One work item found in a file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Item {
+    /// Comment or task.
+    pub kind: ItemKind,
+    /// The tag as written (`TODO`, `FIXME`, ...), or [`TASK_TAG`] for tasks.
+    pub tag: String,
+    /// The text after the tag and its metadata, continuation lines folded in,
+    /// whitespace collapsed to single spaces.
+    pub text: String,
+    /// Repository-relative path of the file.
+    pub path: String,
+    /// 1-based line of the tag (or of the task's checkbox).
+    pub line: u32,
+    /// Author from `TODO(alice)`, `TODO(@alice)`, `TODO @alice:` or a
+    /// trailing ` /alice`.
+    pub author: Option<String>,
+    /// Issue reference: `#123`, `JIRA-123` or a URL.
+    pub issue: Option<String>,
+    /// For tasks: whether the box is checked. `None` for comments.
+    pub checked: Option<bool>,
+    /// For nested tasks: index (in the same returned `Vec`) of the
+    /// enclosing task item.
+    pub parent: Option<usize>,
+    /// Stable identity of the item; see [`fingerprint`].
+    pub fingerprint: String,
+    /// Priority derived from the tag.
+    pub priority: Priority,
+}
+
+/// The fingerprint of an item: the first 32 hex digits of the BLAKE3 hash
+/// of the tag, the whitespace-normalised text, the path and the occurrence
+/// index among items with the same tag, text and path in the file
+/// (0 for the first, as a little-endian `u64`). The line number is deliberately not part of it, so
+/// moving an item within its file, re-indenting it or inserting lines above
+/// it keeps its fingerprint; editing its text changes it.
+///
+/// ```
+/// let a = todovault_scan::fingerprint("TODO", "fix  the\tparser", "src/lib.rs", 0);
+/// let b = todovault_scan::fingerprint("TODO", "fix the parser", "src/lib.rs", 0);
+/// assert_eq!(a, b);
+/// assert_eq!(a.len(), 32);
+/// assert_ne!(a, todovault_scan::fingerprint("TODO", "fix the parser", "src/lib.rs", 1));
+/// ```
+pub fn fingerprint(tag: &str, text: &str, path: &str, occurrence: usize) -> String {
+    let mut h = blake3::Hasher::new();
+    h.update(tag.as_bytes());
+    h.update(&[0]);
+    let mut first = true;
+    for w in text.split_whitespace() {
+        if !first {
+            h.update(b" ");
+        }
+        first = false;
+        h.update(w.as_bytes());
+    }
+    h.update(&[0]);
+    h.update(path.as_bytes());
+    h.update(&[0]);
+    h.update(&(occurrence as u64).to_le_bytes());
+    let hex = h.finalize().to_hex();
+    hex.as_str()[..32].to_string()
+}
+
+/// Orders a file's items by line (stable) and remaps `parent` indices.
+pub(crate) fn sort_by_line(items: &mut Vec<Item>) {
+    if items.windows(2).all(|w| w[0].line <= w[1].line) {
+        return;
+    }
+    let mut order: Vec<usize> = (0..items.len()).collect();
+    order.sort_by_key(|&i| items[i].line);
+    let mut new_index = vec![0usize; items.len()];
+    for (new, &old) in order.iter().enumerate() {
+        new_index[old] = new;
+    }
+    let mut taken: Vec<Option<Item>> = items.drain(..).map(Some).collect();
+    for &old in &order {
+        if let Some(mut it) = taken[old].take() {
+            it.parent = it.parent.and_then(|p| new_index.get(p).copied());
+            items.push(it);
+        }
+    }
+}
+
+/// Fills in path, priority and fingerprint of a file's items.
+pub(crate) fn finalize(items: &mut [Item], path: &str, priority: impl Fn(&str) -> Priority) {
+    let fingerprints: Vec<String> = {
+        let mut seen: HashMap<(&str, &str), usize> = HashMap::new();
+        items
+            .iter()
+            .map(|it| {
+                let n = seen.entry((it.tag.as_str(), it.text.as_str())).or_insert(0);
+                let fp = fingerprint(&it.tag, &it.text, path, *n);
+                *n += 1;
+                fp
+            })
+            .collect()
+    };
+    for (it, fp) in items.iter_mut().zip(fingerprints) {
+        it.fingerprint = fp;
+        it.path = path.to_string();
+        it.priority = priority(&it.tag);
+    }
+}

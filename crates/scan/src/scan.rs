@@ -1,0 +1,397 @@
+//! The scanner: per-file extraction and the parallel scan of a source.
+
+use crate::config::ScanConfig;
+use crate::extract::{LineCounter, Opts, Tags, extract_code};
+use crate::item::{Item, finalize, sort_by_line};
+use crate::lang;
+use crate::markdown::extract_markdown;
+use crate::skip::{GeneratedMarkers, PathRules, Skip, is_binary, is_minified};
+use crate::source::FileSource;
+use rayon::prelude::*;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+/// Counts of what a scan did with each file. Every file of the source is
+/// counted exactly once: as scanned, as skipped for one reason, or as a read
+/// error.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ScanReport {
+    /// Files in the source.
+    pub files_total: usize,
+    /// Files whose content was scanned.
+    pub files_scanned: usize,
+    /// Bytes of the scanned files.
+    pub bytes_scanned: u64,
+    /// Files with a NUL byte in their first 8 KiB.
+    pub skipped_binary: usize,
+    /// Files over [`ScanConfig::max_file_size`].
+    pub skipped_too_large: usize,
+    /// `*.min.*` files and files with very long lines.
+    pub skipped_minified: usize,
+    /// Lock files (`Cargo.lock`, `package-lock.json`, `*.lock`, ...).
+    pub skipped_lock: usize,
+    /// Files in vendored directories or marked `linguist-vendored`.
+    pub skipped_vendored: usize,
+    /// Files in generated directories, marked `linguist-generated`, or
+    /// carrying a generated-code marker.
+    pub skipped_generated: usize,
+    /// Files matched by `.todovaultignore` or inside `.git`.
+    pub skipped_ignored: usize,
+    /// Files whose language is not known.
+    pub skipped_unknown_language: usize,
+    /// Files (including rule files) that could not be read.
+    pub read_errors: usize,
+    /// Comment items found.
+    pub comments: usize,
+    /// Markdown task items found.
+    pub tasks: usize,
+}
+
+/// The result of [`Scanner::scan`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ScanOutput {
+    /// All items, sorted by path, then line, then order of appearance.
+    /// `parent` indices refer to this vector.
+    pub items: Vec<Item>,
+    /// What happened to each file.
+    pub report: ScanReport,
+}
+
+/// Why a scan stopped without a result.
+#[derive(Debug, thiserror::Error)]
+pub enum ScanError {
+    /// The cancel flag was set.
+    #[error("scan cancelled")]
+    Cancelled,
+    /// The worker thread pool could not be created.
+    #[error("cannot start scan threads: {0}")]
+    ThreadPool(String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    Scanned(u64),
+    Skipped(Skip),
+    Binary,
+    TooLarge,
+    Unknown,
+    ReadError,
+}
+
+struct FileResult {
+    index: usize,
+    outcome: Outcome,
+    items: Vec<Item>,
+}
+
+/// Finds work items in files: tagged comments in source code and task
+/// lists in Markdown.
+///
+/// ```
+/// use std::sync::atomic::AtomicBool;
+/// use todovault_scan::{ItemKind, MemorySource, ScanConfig, Scanner};
+///
+/// let scanner = Scanner::new(ScanConfig::default());
+///
+/// // One file at a time:
+/// let items = scanner.scan_bytes("src/lib.rs", b"let s = \"TODO no\"; // TODO(alice, #12): real\n");
+/// assert_eq!(items.len(), 1);
+/// assert_eq!(items[0].tag, "TODO");
+/// assert_eq!(items[0].text, "real");
+/// assert_eq!(items[0].author.as_deref(), Some("alice"));
+/// assert_eq!(items[0].issue.as_deref(), Some("#12"));
+///
+/// // A whole source, in parallel:
+/// let mut files = MemorySource::default();
+/// files.push("README.md", "- [ ] write docs\n  - [x] outline\n");
+/// files.push("node_modules/x/index.js", "// TODO vendored");
+/// let out = scanner
+///     .scan(&files, &|_done, _total| {}, &AtomicBool::new(false))
+///     .expect("not cancelled");
+/// assert_eq!(out.items.len(), 2);
+/// assert_eq!(out.items[0].kind, ItemKind::Task);
+/// assert_eq!(out.items[1].parent, Some(0));
+/// assert_eq!(out.report.skipped_vendored, 1);
+/// ```
+#[derive(Debug, Clone)]
+pub struct Scanner {
+    config: ScanConfig,
+    tags: Tags,
+    generated: GeneratedMarkers,
+}
+
+impl Scanner {
+    /// A scanner with the given configuration.
+    pub fn new(config: ScanConfig) -> Self {
+        let tags = Tags::new(&config.tags);
+        Scanner {
+            config,
+            tags,
+            generated: GeneratedMarkers::new(),
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &ScanConfig {
+        &self.config
+    }
+
+    fn opts(&self) -> Opts {
+        Opts {
+            max_continuation_lines: self.config.max_continuation_lines,
+        }
+    }
+
+    /// Scans one file's bytes. No skip rule applies except the binary check
+    /// (and an unknown language yields nothing). Items' `parent` indices
+    /// refer to the returned vector.
+    pub fn scan_bytes(&self, path: &str, bytes: &[u8]) -> Vec<Item> {
+        match lang::detect(path) {
+            Some(language) if !is_binary(bytes) => self.extract(language, path, bytes),
+            _ => Vec::new(),
+        }
+    }
+
+    fn extract(&self, language: &'static lang::Language, path: &str, bytes: &[u8]) -> Vec<Item> {
+        let cands = self.candidates(language, bytes, true);
+        self.extract_with(language, path, bytes, cands)
+    }
+
+    /// Candidate tag offsets for a code file (`None` for Markdown).
+    fn candidates(
+        &self,
+        language: &'static lang::Language,
+        bytes: &[u8],
+        prefilter: bool,
+    ) -> Option<Vec<usize>> {
+        let syn = language.syntax?;
+        Some(
+            self.tags
+                .candidates(bytes, prefilter && syn.openers_end_in_punctuation()),
+        )
+    }
+
+    fn extract_with(
+        &self,
+        language: &'static lang::Language,
+        path: &str,
+        bytes: &[u8],
+        cands: Option<Vec<usize>>,
+    ) -> Vec<Item> {
+        let mut items = match (language.syntax, cands) {
+            (Some(syn), Some(cands)) => {
+                if cands.is_empty() {
+                    return Vec::new();
+                }
+                let mut items = Vec::new();
+                let mut lines = LineCounter::new(bytes);
+                extract_code(
+                    syn,
+                    bytes,
+                    (0, bytes.len()),
+                    &cands,
+                    &self.tags,
+                    self.opts(),
+                    &mut lines,
+                    &mut items,
+                );
+                items
+            }
+            (Some(_), None) => return Vec::new(),
+            (None, _) => {
+                extract_markdown(bytes, &self.tags, self.opts(), self.config.markdown_tasks)
+            }
+        };
+        if items.is_empty() {
+            return items;
+        }
+        sort_by_line(&mut items);
+        finalize(&mut items, path, |t| self.config.priority_of(t));
+        items
+    }
+
+    fn scan_one(&self, source: &dyn FileSource, index: usize, rules: &PathRules) -> FileResult {
+        let done = |outcome| FileResult {
+            index,
+            outcome,
+            items: Vec::new(),
+        };
+        let path = source.path(index);
+        if let Some(skip) = rules.classify(path) {
+            return done(Outcome::Skipped(skip));
+        }
+        let Some(language) = lang::detect(path) else {
+            return done(Outcome::Unknown);
+        };
+        if source.size(index) > self.config.max_file_size {
+            return done(Outcome::TooLarge);
+        }
+        let bytes = match source.read(index) {
+            Ok(b) => b,
+            Err(_) => return done(Outcome::ReadError),
+        };
+        if bytes.len() as u64 > self.config.max_file_size {
+            return done(Outcome::TooLarge);
+        }
+        // The tag search runs first: it streams the file from memory into the
+        // cache, where the content checks below are then cheap.
+        let cands = self.candidates(language, &bytes, true);
+        if is_binary(&bytes) {
+            return done(Outcome::Binary);
+        }
+        if is_minified(&bytes) {
+            return done(Outcome::Skipped(Skip::Minified));
+        }
+        if self.generated.is_generated(&bytes) {
+            return done(Outcome::Skipped(Skip::Generated));
+        }
+        FileResult {
+            index,
+            outcome: Outcome::Scanned(bytes.len() as u64),
+            items: self.extract_with(language, path, &bytes, cands),
+        }
+    }
+
+    /// Scans all files of `source` in parallel (on [`ScanConfig::threads`]
+    /// threads, all cores by default), applying the skip rules.
+    ///
+    /// `progress(done, total)` is called from worker threads as files
+    /// complete (throttled) and once with `(total, total)` at the end.
+    /// `cancel` is checked before each file; once it is set the scan stops
+    /// and returns [`ScanError::Cancelled`].
+    ///
+    /// The output is deterministic: items are sorted by path, then line,
+    /// then order of appearance, whatever the thread scheduling.
+    pub fn scan(
+        &self,
+        source: &dyn FileSource,
+        progress: &(dyn Fn(usize, usize) + Sync),
+        cancel: &AtomicBool,
+    ) -> Result<ScanOutput, ScanError> {
+        let total = source.len();
+        if cancel.load(Ordering::Relaxed) {
+            return Err(ScanError::Cancelled);
+        }
+        let rules = PathRules::load(source, &self.config);
+        let done = AtomicUsize::new(0);
+        // Files are handed out in small batches so that the shared progress
+        // counter is touched once per batch rather than once per file.
+        const BATCH: usize = 16;
+        let batches = total.div_ceil(BATCH);
+        let step = (total / 100).clamp(BATCH, 1024);
+        let work = || {
+            (0..batches)
+                .into_par_iter()
+                .map(|b| {
+                    let range = b * BATCH..((b + 1) * BATCH).min(total);
+                    let mut out = Vec::with_capacity(range.len());
+                    for i in range {
+                        if cancel.load(Ordering::Relaxed) {
+                            return Err(ScanError::Cancelled);
+                        }
+                        out.push(self.scan_one(source, i, &rules));
+                    }
+                    let before = done.fetch_add(out.len(), Ordering::Relaxed);
+                    let d = before + out.len();
+                    if d / step != before / step && d < total {
+                        progress(d, total);
+                    }
+                    Ok(out)
+                })
+                .collect::<Result<Vec<Vec<FileResult>>, ScanError>>()
+        };
+        let results = match self.config.threads {
+            Some(n) => rayon::ThreadPoolBuilder::new()
+                .num_threads(n.max(1))
+                .build()
+                .map_err(|e| ScanError::ThreadPool(e.to_string()))?
+                .install(work),
+            None => work(),
+        }?;
+        if cancel.load(Ordering::Relaxed) {
+            return Err(ScanError::Cancelled);
+        }
+        progress(total, total);
+
+        let mut report = ScanReport {
+            files_total: total,
+            read_errors: rules.read_errors,
+            ..ScanReport::default()
+        };
+        let mut with_items: Vec<FileResult> = Vec::new();
+        for r in results.into_iter().flatten() {
+            match r.outcome {
+                Outcome::Scanned(n) => {
+                    report.files_scanned += 1;
+                    report.bytes_scanned += n;
+                }
+                Outcome::Skipped(Skip::Ignored) => report.skipped_ignored += 1,
+                Outcome::Skipped(Skip::Vendored) => report.skipped_vendored += 1,
+                Outcome::Skipped(Skip::Generated) => report.skipped_generated += 1,
+                Outcome::Skipped(Skip::Lock) => report.skipped_lock += 1,
+                Outcome::Skipped(Skip::Minified) => report.skipped_minified += 1,
+                Outcome::Binary => report.skipped_binary += 1,
+                Outcome::TooLarge => report.skipped_too_large += 1,
+                Outcome::Unknown => report.skipped_unknown_language += 1,
+                Outcome::ReadError => report.read_errors += 1,
+            }
+            if !r.items.is_empty() {
+                with_items.push(r);
+            }
+        }
+        with_items.sort_by(|a, b| {
+            source
+                .path(a.index)
+                .cmp(source.path(b.index))
+                .then(a.index.cmp(&b.index))
+        });
+        let mut items = Vec::with_capacity(with_items.iter().map(|r| r.items.len()).sum());
+        for r in with_items {
+            let base = items.len();
+            for mut it in r.items {
+                it.parent = it.parent.map(|p| p + base);
+                match it.kind {
+                    crate::ItemKind::Comment => report.comments += 1,
+                    crate::ItemKind::Task => report.tasks += 1,
+                }
+                items.push(it);
+            }
+        }
+        Ok(ScanOutput { items, report })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const PIECES: &[&str] = &[
+        "TODO", "@FIXME", "HACK:", "XXX(", "BUG #1", "x", "=", "(", "//", "/*", "*/", "#", "--",
+        ";", "%", "\"", "'", "`", "\"\"\"", "{-", "-}", "(*", "*)", "<!--", "-->", "\\", "\n", " ",
+        "\t", "*", "!", "=begin\n", "\n=end\n", "=pod\n", "\n=cut\n", "[[", "]]", "--[[",
+    ];
+    const EXTS: &[&str] = &[
+        "rs", "c", "py", "rb", "pl", "sh", "lua", "hs", "ml", "html", "sql", "jl", "scm", "tex",
+        "yaml", "js", "cs", "cmake", "ps1", "nim",
+    ];
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 800, ..ProptestConfig::default() })]
+
+        /// The candidate prefilter never changes the result.
+        #[test]
+        fn prefilter_is_exact(
+            ext in prop::sample::select(EXTS),
+            parts in prop::collection::vec(prop::sample::select(PIECES), 0..60),
+        ) {
+            let s = Scanner::new(ScanConfig::default());
+            let path = format!("f.{ext}");
+            let bytes = parts.concat().into_bytes();
+            let lang = lang::detect(&path).expect("known extension");
+            prop_assert_eq!(
+                s.extract_with(lang, &path, &bytes, s.candidates(lang, &bytes, true)),
+                s.extract_with(lang, &path, &bytes, s.candidates(lang, &bytes, false))
+            );
+        }
+    }
+}

@@ -1,0 +1,3 @@
+# TODO: yes R
+s <- "# FIXME NOPE"
+t <- '# HACK NOPE' # XXX yes trailing

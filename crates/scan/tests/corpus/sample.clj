@@ -1,0 +1,3 @@
+;; TODO: yes clojure
+(def s "; FIXME NOPE")
+(def c \;) ; HACK yes after char

@@ -1,0 +1,4 @@
+%% TODO: yes erlang
+-module(m).
+f() -> "% FIXME NOPE". % HACK yes trailing
+g() -> $%. % XXX yes after char

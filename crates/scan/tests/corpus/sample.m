@@ -1,0 +1,4 @@
+#import <Foundation/Foundation.h>
+// TODO: yes objc
+NSString *s = @"// FIXME NOPE";
+/* HACK yes block */

@@ -1,0 +1,4 @@
+# TODO: yes nim
+let s = "# FIXME NOPE"
+#[ outer #[ inner ]# HACK: yes nested ]#
+let t = """# XXX NOPE"""

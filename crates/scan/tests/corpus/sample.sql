@@ -1,0 +1,3 @@
+-- TODO: yes sql
+SELECT '-- FIXME NOPE', 'it''s /* HACK NOPE */' FROM t; -- XXX yes trailing
+/* BUG: yes block */
