@@ -282,4 +282,13 @@ pub trait JobStore: Send + Sync {
     /// Deletes up to `limit` terminal jobs last changed more than `older_than`
     /// ago. Returns how many were deleted.
     async fn prune(&self, older_than: Duration, limit: usize) -> Result<u64>;
+
+    /// Waits until a job may have become claimable (for example because
+    /// another host queued one) or `timeout` passes. Idle workers wait here
+    /// between claims. Stores that can push notifications (PostgreSQL's
+    /// LISTEN/NOTIFY) override it; the default simply sleeps, which makes
+    /// idle workers poll every `timeout`.
+    async fn wait_for_work(&self, timeout: Duration) {
+        tokio::time::sleep(timeout).await;
+    }
 }

@@ -226,7 +226,7 @@ async fn worker_loop(
             Ok(None) => {
                 tokio::select! {
                     _ = inner.wake.notified() => {}
-                    _ = tokio::time::sleep(inner.runner.poll_every) => {}
+                    _ = inner.jobs.wait_for_work(inner.runner.poll_every) => {}
                     _ = shutdown.changed() => {}
                 }
             }
