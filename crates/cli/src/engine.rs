@@ -46,10 +46,16 @@ impl Stores {
                 (store.clone(), store)
             };
         let vault: Arc<dyn VaultStore> = if vault.contains("://") {
-            Arc::new(ObjectStoreVault::from_url(vault, std::env::vars().filter(|(k, _)| is_store_option(k)))?)
+            Arc::new(ObjectStoreVault::from_url(
+                vault,
+                std::env::vars().filter(|(k, _)| is_store_option(k)),
+            )?)
         } else {
             std::fs::create_dir_all(vault).map_err(|e| {
-                Error::validation(["vault"], format!("cannot create the vault folder {vault}: {e}"))
+                Error::validation(
+                    ["vault"],
+                    format!("cannot create the vault folder {vault}: {e}"),
+                )
             })?;
             Arc::new(ObjectStoreVault::local(vault)?)
         };
@@ -98,7 +104,9 @@ impl Stores {
 /// Credentials and endpoints for object stores come from the usual
 /// environment variables (AWS_*, GOOGLE_*, AZURE_*).
 fn is_store_option(key: &str) -> bool {
-    ["AWS_", "GOOGLE_", "AZURE_"].iter().any(|p| key.starts_with(p))
+    ["AWS_", "GOOGLE_", "AZURE_"]
+        .iter()
+        .any(|p| key.starts_with(p))
 }
 
 /// Local repository paths are stored absolute, so a job started here can be
@@ -172,7 +180,10 @@ pub async fn serve(stores: Stores, options: ServeOptions) -> std::result::Result
         .map_err(|e| format!("cannot listen on {}: {e}", options.listen))?;
     let address = listener.local_addr().map_err(|e| e.to_string())?;
     let workers = engine.start_workers();
-    eprintln!("todovault serving on http://{address} ({} tokens)", tokens.len());
+    eprintln!(
+        "todovault serving on http://{address} ({} tokens)",
+        tokens.len()
+    );
     let app = Api::new(engine, Arc::new(tokens)).router();
     let served = todovault_http::serve(listener, app, shutdown_signal()).await;
     workers.shutdown(Duration::from_secs(20)).await;

@@ -39,11 +39,21 @@ use crate::engine::{Mode, Stores};
 #[command(name = "todovault", version, verbatim_doc_comment)]
 struct Cli {
     /// The database: a SQLite file path, or a postgres:// URL.
-    #[arg(long, global = true, env = "TODOVAULT_DB", default_value = "./todovault.db")]
+    #[arg(
+        long,
+        global = true,
+        env = "TODOVAULT_DB",
+        default_value = "./todovault.db"
+    )]
     db: String,
 
     /// The vault: a folder path, or file:///…, s3://bucket/prefix, gs://…, az://…, memory:///.
-    #[arg(long, global = true, env = "TODOVAULT_VAULT", default_value = "./vault")]
+    #[arg(
+        long,
+        global = true,
+        env = "TODOVAULT_VAULT",
+        default_value = "./vault"
+    )]
     vault: String,
 
     /// Print machine-readable JSON instead of text.
@@ -76,7 +86,12 @@ enum Command {
         #[arg(long, value_name = "PATH")]
         tokens_file: Option<PathBuf>,
         /// Tokens as WORKSPACE=TOKEN, comma-separated.
-        #[arg(long, env = "TODOVAULT_TOKENS", hide_env_values = true, value_name = "LIST")]
+        #[arg(
+            long,
+            env = "TODOVAULT_TOKENS",
+            hide_env_values = true,
+            value_name = "LIST"
+        )]
         tokens_env: Option<String>,
         /// Import workers on this host.
         #[arg(long, default_value_t = 2)]
@@ -170,7 +185,10 @@ pub enum Format {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(&cli.log);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -268,7 +286,10 @@ async fn run(cli: Cli) -> Result<(), String> {
             if let Some(t) = target {
                 request = request.with_target(t);
             }
-            let result = engine.vault_import(&workspace, request).await.map_err(say)?;
+            let result = engine
+                .vault_import(&workspace, request)
+                .await
+                .map_err(say)?;
             render::print_json_or(json, &result, || {
                 format!(
                     "Imported the vault snapshot of {source} into {}.",
@@ -283,7 +304,11 @@ async fn run(cli: Cli) -> Result<(), String> {
                 .master_todo(&workspace)
                 .await
                 .map_err(say)?
-                .ok_or_else(|| format!("workspace {workspace} has no Master TODO yet; import a repository first"))?;
+                .ok_or_else(|| {
+                    format!(
+                        "workspace {workspace} has no Master TODO yet; import a repository first"
+                    )
+                })?;
             let format = if json { Format::Json } else { format };
             println!("{}", render::document(&doc, format));
             Ok(())

@@ -6,7 +6,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 use todovault_core::api::{ImportStatusResponse, VaultDiscoverResponse, WireJobStatus};
 use todovault_core::document::format_timestamp;
-use todovault_core::{Entry, EntryStatus, EntryId, MasterTodo};
+use todovault_core::{Entry, EntryId, EntryStatus, MasterTodo};
 
 use crate::Format;
 
@@ -69,7 +69,10 @@ fn table<const N: usize>(headers: &[&str; N], rows: &[[String; N]]) -> String {
             .to_owned()
     };
     let mut out = vec![line(headers.to_vec())];
-    out.extend(rows.iter().map(|r| line(r.iter().map(String::as_str).collect())));
+    out.extend(
+        rows.iter()
+            .map(|r| line(r.iter().map(String::as_str).collect())),
+    );
     out.join("\n")
 }
 
@@ -103,7 +106,9 @@ fn location(e: &Entry) -> String {
 /// A Master TODO in the requested format.
 pub fn document(doc: &MasterTodo, format: Format) -> String {
     match format {
-        Format::Json => serde_json::to_string_pretty(doc).unwrap_or_else(|e| format!("cannot print JSON: {e}")),
+        Format::Json => {
+            serde_json::to_string_pretty(doc).unwrap_or_else(|e| format!("cannot print JSON: {e}"))
+        }
         Format::Table => {
             let mut entries: Vec<&Entry> = doc.entries.iter().collect();
             entries.sort_by_key(|e| e.seq);
@@ -132,7 +137,10 @@ pub fn document(doc: &MasterTodo, format: Format) -> String {
             }
             format!(
                 "{head}\n{}",
-                table(&["SEQ", "STATUS", "PRIORITY", "TAG", "CONTENT", "WHERE"], &rows)
+                table(
+                    &["SEQ", "STATUS", "PRIORITY", "TAG", "CONTENT", "WHERE"],
+                    &rows
+                )
             )
         }
         Format::Markdown => markdown(doc),
@@ -141,10 +149,21 @@ pub fn document(doc: &MasterTodo, format: Format) -> String {
 
 fn markdown(doc: &MasterTodo) -> String {
     let by_id: HashMap<EntryId, &Entry> = doc.entries.iter().map(|e| (e.id, e)).collect();
-    let children: HashSet<EntryId> = doc.entries.iter().flat_map(|e| e.children.iter().copied()).collect();
-    let mut roots: Vec<&Entry> = doc.entries.iter().filter(|e| !children.contains(&e.id)).collect();
+    let children: HashSet<EntryId> = doc
+        .entries
+        .iter()
+        .flat_map(|e| e.children.iter().copied())
+        .collect();
+    let mut roots: Vec<&Entry> = doc
+        .entries
+        .iter()
+        .filter(|e| !children.contains(&e.id))
+        .collect();
     roots.sort_by_key(|e| e.seq);
-    let mut out = vec![format!("# Master TODO of {}", doc.workspace_id), String::new()];
+    let mut out = vec![
+        format!("# Master TODO of {}", doc.workspace_id),
+        String::new(),
+    ];
     if !doc.project_context.is_empty() {
         out.push(format!("> {}", doc.project_context));
         out.push(String::new());
@@ -160,7 +179,11 @@ fn markdown(doc: &MasterTodo) -> String {
         if !seen.insert(e.id) {
             return;
         }
-        let mark = if e.status == EntryStatus::Completed { "x" } else { " " };
+        let mark = if e.status == EntryStatus::Completed {
+            "x"
+        } else {
+            " "
+        };
         let mut line = format!("{}- [{mark}] {}", "  ".repeat(depth), e.content);
         let loc = location(e);
         if !loc.is_empty() {
@@ -186,11 +209,20 @@ fn markdown(doc: &MasterTodo) -> String {
 }
 
 fn counts(doc: &MasterTodo) -> (usize, usize, usize) {
-    let done = doc.entries.iter().filter(|e| e.status == EntryStatus::Completed).count();
+    let done = doc
+        .entries
+        .iter()
+        .filter(|e| e.status == EntryStatus::Completed)
+        .count();
     let open = doc
         .entries
         .iter()
-        .filter(|e| matches!(e.status, EntryStatus::Pending | EntryStatus::InProgress | EntryStatus::Blocked))
+        .filter(|e| {
+            matches!(
+                e.status,
+                EntryStatus::Pending | EntryStatus::InProgress | EntryStatus::Blocked
+            )
+        })
         .count();
     (doc.entries.len(), open, done)
 }
@@ -198,7 +230,11 @@ fn counts(doc: &MasterTodo) -> (usize, usize, usize) {
 /// One paragraph about an imported Master TODO.
 pub fn summary(doc: &MasterTodo, repo: &str) -> String {
     let (total, open, done) = counts(doc);
-    let commit = doc.source.as_ref().map(|s| s.commit.as_str()).unwrap_or("?");
+    let commit = doc
+        .source
+        .as_ref()
+        .map(|s| s.commit.as_str())
+        .unwrap_or("?");
     let short = commit.get(..12).unwrap_or(commit);
     format!(
         "Imported {repo} at {short} into workspace {}.\nMaster TODO {} (version {}): {total} entries, {open} open, {done} completed.",
@@ -230,12 +266,17 @@ impl ImportProgress {
     pub fn new(interactive: bool) -> Self {
         let bar = interactive.then(|| {
             let bar = ProgressBar::new(100);
-            if let Ok(style) = ProgressStyle::with_template("{spinner} importing [{bar:40}] {pos:>3}% {msg}") {
+            if let Ok(style) =
+                ProgressStyle::with_template("{spinner} importing [{bar:40}] {pos:>3}% {msg}")
+            {
                 bar.set_style(style.progress_chars("=> "));
             }
             bar
         });
-        Self { bar, last_line: None }
+        Self {
+            bar,
+            last_line: None,
+        }
     }
 
     /// Shows the latest status.

@@ -93,10 +93,9 @@ where
             .ok_or_else(|| Error::validation(["workspaceID"], "the path has no workspaceID"))?;
         let ws = parse_workspace(raw)?;
         if ws != caller.workspace {
-            return Err(Error::forbidden(format!(
-                "The caller may not act for workspace {ws}"
-            ))
-            .into());
+            return Err(
+                Error::forbidden(format!("The caller may not act for workspace {ws}")).into(),
+            );
         }
         Ok(CallerWorkspace(ws))
     }
