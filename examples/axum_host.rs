@@ -7,12 +7,12 @@
 
 use std::sync::Arc;
 
+use axum::Router;
 use axum::extract::Request;
 use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::get;
-use axum::Router;
 use todovault::http::Api;
 use todovault::http::auth::{Caller, ExtensionAuthenticator};
 use todovault::memory::{MemoryJobStore, MemoryTodoStore, MemoryVaultStore};
@@ -21,7 +21,10 @@ use todovault::{Orchestrator, WorkspaceId};
 
 /// The host's own scheme: an API key header naming the workspace.
 async fn host_auth(mut request: Request, next: Next) -> Result<Response, StatusCode> {
-    let key = request.headers().get("x-api-key").and_then(|v| v.to_str().ok());
+    let key = request
+        .headers()
+        .get("x-api-key")
+        .and_then(|v| v.to_str().ok());
     let workspace = match key {
         Some("key-for-acme") => "acme",
         _ => return Err(StatusCode::UNAUTHORIZED),
@@ -54,16 +57,37 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }));
 
     let client = reqwest::Client::new();
-    let health = client.get(format!("{base}/health")).send().await?.text().await?;
+    let health = client
+        .get(format!("{base}/health"))
+        .send()
+        .await?
+        .text()
+        .await?;
     println!("GET /health -> {health}");
     let discover = format!("{base}/api/v1/workspaces/acme/orchestration/vault/discover");
-    let ok = client.get(&discover).header("x-api-key", "key-for-acme").send().await?;
-    println!("GET discover as acme -> {} {}", ok.status(), ok.text().await?);
+    let ok = client
+        .get(&discover)
+        .header("x-api-key", "key-for-acme")
+        .send()
+        .await?;
+    println!(
+        "GET discover as acme -> {} {}",
+        ok.status(),
+        ok.text().await?
+    );
     let denied = client.get(&discover).send().await?;
     println!("GET discover without a key -> {}", denied.status());
     let sync = format!("{base}/api/v1/workspaces/other/orchestration/vault/sync");
-    let forbidden = client.post(&sync).header("x-api-key", "key-for-acme").send().await?;
-    println!("POST another workspace's sync -> {} {}", forbidden.status(), forbidden.text().await?);
+    let forbidden = client
+        .post(&sync)
+        .header("x-api-key", "key-for-acme")
+        .send()
+        .await?;
+    println!(
+        "POST another workspace's sync -> {} {}",
+        forbidden.status(),
+        forbidden.text().await?
+    );
 
     let _ = stop.send(());
     server.await??;

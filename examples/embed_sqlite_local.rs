@@ -17,26 +17,41 @@ use todovault::{Orchestrator, Policy, UrlPolicy};
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
-    let repo = args.next().unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").to_owned());
+    let repo = args
+        .next()
+        .unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").to_owned());
     let temp = tempfile::tempdir()?;
-    let state = args.next().map(std::path::PathBuf::from).unwrap_or_else(|| temp.path().to_owned());
+    let state = args
+        .next()
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| temp.path().to_owned());
 
     let store = Arc::new(SqliteStore::open(state.join("todovault.db"))?);
     let vault = Arc::new(ObjectStoreVault::local(state.join("vault"))?);
     // A trusted, local embedding: local paths are fine.
-    let urls = UrlPolicy { allow_local_paths: true, allow_file: true, ..UrlPolicy::default() };
+    let urls = UrlPolicy {
+        allow_local_paths: true,
+        allow_file: true,
+        ..UrlPolicy::default()
+    };
     let engine = Orchestrator::builder()
         .job_store(store.clone())
         .todo_store(store)
         .vault_store(vault)
-        .source(Arc::new(GitSource::new(GitSourceOptions::from_url_policy(&urls))))
+        .source(Arc::new(GitSource::new(GitSourceOptions::from_url_policy(
+            &urls,
+        ))))
         .policy(Policy::default().with_urls(urls))
         .build()?;
 
     let workers = engine.start_workers();
-    let started = engine.start_import("local", StartImportRequest::new(repo.clone())).await?;
+    let started = engine
+        .start_import("local", StartImportRequest::new(repo.clone()))
+        .await?;
     let status = loop {
-        let s = engine.import_status("local", &started.import_job_id.to_string()).await?;
+        let s = engine
+            .import_status("local", &started.import_job_id.to_string())
+            .await?;
         if s.status != WireJobStatus::Running {
             break s;
         }
@@ -50,7 +65,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("{} entries imported from {repo}", doc.entries.len());
     engine.vault_sync("local").await?;
     for t in engine.vault_discover("local").await?.todos {
-        println!("vault: {} ({} bytes, workspace {})", t.key, t.size_bytes, t.workspace_id);
+        println!(
+            "vault: {} ({} bytes, workspace {})",
+            t.key, t.size_bytes, t.workspace_id
+        );
     }
     println!("state in {}", state.display());
     Ok(())

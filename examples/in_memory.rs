@@ -32,18 +32,26 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .vault_store(Arc::new(MemoryVaultStore::new()))
         .source(Arc::new(source))
         // The example's repository host is made up; skip the DNS check.
-        .policy(Policy::default().with_urls(todovault::UrlPolicy {
-            allow_private_hosts: true,
-            ..Default::default()
-        }).allow_cross_workspace_imports())
+        .policy(
+            Policy::default()
+                .with_urls(todovault::UrlPolicy {
+                    allow_private_hosts: true,
+                    ..Default::default()
+                })
+                .allow_cross_workspace_imports(),
+        )
         .runner(RunnerConfig::fast())
         .build()?;
     let workers = engine.start_workers();
 
-    let started = engine.start_import("ws_prod_42", StartImportRequest::new(REPO)).await?;
+    let started = engine
+        .start_import("ws_prod_42", StartImportRequest::new(REPO))
+        .await?;
     println!("started {}", serde_json::to_string(&started)?);
     let status = loop {
-        let status = engine.import_status("ws_prod_42", &started.import_job_id.to_string()).await?;
+        let status = engine
+            .import_status("ws_prod_42", &started.import_job_id.to_string())
+            .await?;
         if status.status != WireJobStatus::Running {
             break status;
         }
@@ -54,13 +62,22 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         return Err(format!("import failed: {}", status.error).into());
     }
 
-    let doc = engine.master_todo("ws_prod_42").await?.ok_or("no Master TODO")?;
+    let doc = engine
+        .master_todo("ws_prod_42")
+        .await?
+        .ok_or("no Master TODO")?;
     for entry in &doc.entries {
         println!("  [{:?}] {}", entry.status, entry.content);
     }
 
-    println!("sync    {}", serde_json::to_string(&engine.vault_sync("ws_prod_42").await?)?);
-    println!("vault   {}", serde_json::to_string(&engine.vault_discover("ws_prod_42").await?)?);
+    println!(
+        "sync    {}",
+        serde_json::to_string(&engine.vault_sync("ws_prod_42").await?)?
+    );
+    println!(
+        "vault   {}",
+        serde_json::to_string(&engine.vault_discover("ws_prod_42").await?)?
+    );
     let imported = engine
         .vault_import("ws_staging_07", VaultImportRequest::new("ws_prod_42"))
         .await?;

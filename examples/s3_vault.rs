@@ -18,7 +18,9 @@ use todovault::{Orchestrator, TodoStore, WorkspaceId};
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let Ok(url) = std::env::var("TODOVAULT_S3_URL") else {
-        eprintln!("set TODOVAULT_S3_URL=s3://bucket/prefix (and the AWS_* variables) to run this example");
+        eprintln!(
+            "set TODOVAULT_S3_URL=s3://bucket/prefix (and the AWS_* variables) to run this example"
+        );
         std::process::exit(2);
     };
     let options = std::env::vars().filter(|(k, _)| k.starts_with("AWS_"));

@@ -1057,7 +1057,10 @@ async fn the_comment_aware_scanner_is_the_default_extractor() {
         .build()
         .unwrap_or_else(|e| panic!("engine: {e}"));
     let workers = engine.start_workers();
-    assert_eq!(import(&engine, "ws", REPO).await.status, WireJobStatus::Completed);
+    assert_eq!(
+        import(&engine, "ws", REPO).await.status,
+        WireJobStatus::Completed
+    );
     let d = doc(&engine, "ws").await;
     assert_eq!(
         contents(&d),
@@ -1073,9 +1076,29 @@ async fn the_comment_aware_scanner_is_the_default_extractor() {
         .find(|e| e.content == "handle the error")
         .and_then(|e| e.origin.clone())
         .unwrap_or_else(|| panic!("FIXME entry missing"));
-    assert_eq!((fixme.tag.as_str(), fixme.author.as_deref(), fixme.issue.as_deref(), fixme.line), ("FIXME", Some("bob"), Some("#42"), 3));
-    let parent = d.entries.iter().find(|e| e.content == "parent").unwrap_or_else(|| panic!("parent missing"));
-    let child = d.entries.iter().find(|e| e.content == "child").unwrap_or_else(|| panic!("child missing"));
-    assert_eq!(parent.children, vec![child.id], "nested task items become children");
+    assert_eq!(
+        (
+            fixme.tag.as_str(),
+            fixme.author.as_deref(),
+            fixme.issue.as_deref(),
+            fixme.line
+        ),
+        ("FIXME", Some("bob"), Some("#42"), 3)
+    );
+    let parent = d
+        .entries
+        .iter()
+        .find(|e| e.content == "parent")
+        .unwrap_or_else(|| panic!("parent missing"));
+    let child = d
+        .entries
+        .iter()
+        .find(|e| e.content == "child")
+        .unwrap_or_else(|| panic!("child missing"));
+    assert_eq!(
+        parent.children,
+        vec![child.id],
+        "nested task items become children"
+    );
     workers.shutdown(Duration::from_secs(5)).await;
 }
