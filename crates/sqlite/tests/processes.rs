@@ -1,0 +1,833 @@
+//! The SQLite store across real processes: several processes sharing one
+//! database file, a worker killed with SIGKILL in the middle of an import or
+//! of a write, and a database in a directory the process may not write.
+//!
+//! This file is its own harness (`harness = false`): run with the
+//! `TODOVAULT_SQLITE_HELPER` variable set, the same binary becomes the helper
+//! process the tests start (a worker host, a writer in a loop, or a single
+//! open), so no separately built binary has to be found.
+
+use std::collections::{BTreeSet, HashMap};
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use todovault_core::api::StartImportRequest;
+use todovault_core::jobs::JobState;
+use todovault_core::memory::MemoryVaultStore;
+use todovault_core::policy::{Policy, UrlPolicy};
+use todovault_core::source::{FixtureSource, MemorySnapshot};
+use todovault_core::testkit::{TagExtractor, sample_document};
+use todovault_core::{
+    EntryId, ImportJobId, JobStore, MasterTodo, Orchestrator, RunnerConfig, TodoStore, WorkspaceId,
+};
+use todovault_sqlite::{AttemptOutcome, AttemptRecord, SqliteStore};
+
+const ROLE: &str = "TODOVAULT_SQLITE_HELPER";
+const DB: &str = "TODOVAULT_SQLITE_DB";
+const REPOS: &str = "TODOVAULT_SQLITE_REPOS";
+const DELAY_MS: &str = "TODOVAULT_SQLITE_DELAY_MS";
+const LEASE_MS: &str = "TODOVAULT_SQLITE_LEASE_MS";
+const WORKSPACE: &str = "TODOVAULT_SQLITE_WORKSPACE";
+
+type TestFn = fn();
+
+fn main() {
+    if let Ok(role) = std::env::var(ROLE) {
+        std::process::exit(helper::run(&role));
+    }
+    let tests: &[(&str, TestFn)] = &[
+        (
+            "two_processes_share_two_hundred_imports",
+            two_processes_share_two_hundred_imports,
+        ),
+        (
+            "a_killed_worker_s_job_is_finished_by_another_process",
+            a_killed_worker_s_job_is_finished_by_another_process,
+        ),
+        (
+            "a_writer_killed_mid_write_never_leaves_half_a_document",
+            a_writer_killed_mid_write_never_leaves_half_a_document,
+        ),
+        (
+            "read_only_places_give_clear_errors",
+            read_only_places_give_clear_errors,
+        ),
+    ];
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.iter().any(|a| a == "--list") {
+        for (name, _) in tests {
+            println!("{name}: test");
+        }
+        return;
+    }
+    let filters: Vec<&String> = args.iter().filter(|a| !a.starts_with('-')).collect();
+    let exact = args.iter().any(|a| a == "--exact");
+    let selected: Vec<_> = tests
+        .iter()
+        .filter(|(name, _)| {
+            filters.is_empty()
+                || filters.iter().any(|f| {
+                    if exact {
+                        name == f
+                    } else {
+                        name.contains(f.as_str())
+                    }
+                })
+        })
+        .collect();
+    let started = Instant::now();
+    println!("\nrunning {} tests", selected.len());
+    let mut failed = Vec::new();
+    for (name, test) in &selected {
+        let result = std::panic::catch_unwind(test);
+        match result {
+            Ok(()) => println!("test {name} ... ok"),
+            Err(_) => {
+                println!("test {name} ... FAILED");
+                failed.push(*name);
+            }
+        }
+    }
+    if !failed.is_empty() {
+        println!("\nfailures:");
+        for name in &failed {
+            println!("    {name}");
+        }
+    }
+    println!(
+        "\ntest result: {}. {} passed; {} failed; 0 ignored; 0 measured; {} filtered out; finished in {:.2}s\n",
+        if failed.is_empty() { "ok" } else { "FAILED" },
+        selected.len() - failed.len(),
+        failed.len(),
+        tests.len() - selected.len(),
+        started.elapsed().as_secs_f64()
+    );
+    if !failed.is_empty() {
+        std::process::exit(101);
+    }
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap_or_else(|e| panic!("cannot start a tokio runtime: {e}"))
+}
+
+fn temp_dir() -> tempfile::TempDir {
+    tempfile::tempdir().unwrap_or_else(|e| panic!("cannot create a temp dir: {e}"))
+}
+
+fn repo_url(n: usize) -> String {
+    format!("https://example.com/org/repo-{n}.git")
+}
+
+/// What repository `n` holds, and the entry texts it yields.
+fn repo_files(n: usize) -> Vec<(String, Vec<u8>)> {
+    vec![
+        (
+            "src/lib.rs".to_owned(),
+            format!("fn f() {{}}\n// TODO: task {n}\n").into_bytes(),
+        ),
+        (
+            "PLAN.md".to_owned(),
+            format!("- [ ] plan {n}\n").into_bytes(),
+        ),
+    ]
+}
+
+fn repo_entry_texts(n: usize) -> [String; 2] {
+    [format!("task {n}"), format!("plan {n}")]
+}
+
+/// Tests resolve no host names.
+fn test_policy() -> Policy {
+    Policy::default().with_urls(UrlPolicy {
+        allow_private_hosts: true,
+        ..UrlPolicy::default()
+    })
+}
+
+fn engine(store: Arc<SqliteStore>, source: FixtureSource, runner: RunnerConfig) -> Orchestrator {
+    Orchestrator::builder()
+        .job_store(store.clone())
+        .todo_store(store)
+        .vault_store(Arc::new(MemoryVaultStore::new()))
+        .source(Arc::new(source))
+        .extractor(Arc::new(TagExtractor))
+        .policy(test_policy())
+        .runner(runner)
+        .build()
+        .unwrap_or_else(|e| panic!("engine: {e}"))
+}
+
+fn runner_config(lease: Duration) -> RunnerConfig {
+    RunnerConfig {
+        workers: 2,
+        lease,
+        heartbeat_every: lease / 5,
+        ..RunnerConfig::fast()
+    }
+}
+
+/// A helper process, killed and reaped when dropped.
+struct Helper {
+    child: Child,
+    name: String,
+}
+
+impl Helper {
+    fn spawn(name: &str, role: &str, env: &[(&str, String)]) -> Helper {
+        let exe = std::env::current_exe()
+            .unwrap_or_else(|e| panic!("cannot find the test binary to re-run: {e}"));
+        let mut cmd = Command::new(exe);
+        cmd.env(ROLE, role)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start helper {name}: {e}"));
+        let mut helper = Helper {
+            child,
+            name: name.to_owned(),
+        };
+        helper.wait_for_line("ready");
+        helper
+    }
+
+    fn wait_for_line(&mut self, wanted: &str) {
+        let stdout = self
+            .child
+            .stdout
+            .take()
+            .unwrap_or_else(|| panic!("helper {} has no stdout", self.name));
+        let mut reader = BufReader::new(stdout);
+        let mut line = String::new();
+        let n = reader
+            .read_line(&mut line)
+            .unwrap_or_else(|e| panic!("reading helper {}: {e}", self.name));
+        assert!(
+            n > 0 && line.trim() == wanted,
+            "helper {} said {line:?} instead of {wanted:?}",
+            self.name
+        );
+        self.child.stdout = Some(reader.into_inner());
+    }
+
+    /// SIGKILL, as a crash or the OOM killer would.
+    fn kill(mut self) {
+        self.child
+            .kill()
+            .unwrap_or_else(|e| panic!("cannot kill helper {}: {e}", self.name));
+        let _ = self.child.wait();
+    }
+
+    /// Closes its stdin (the signal to shut down) and waits for a clean exit.
+    fn stop(mut self, within: Duration) {
+        drop(self.child.stdin.take());
+        let deadline = Instant::now() + within;
+        loop {
+            match self.child.try_wait() {
+                Ok(Some(status)) => {
+                    assert!(
+                        status.success(),
+                        "helper {} exited with {status}",
+                        self.name
+                    );
+                    return;
+                }
+                Ok(None) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(50))
+                }
+                Ok(None) => panic!("helper {} did not stop within {within:?}", self.name),
+                Err(e) => panic!("waiting for helper {}: {e}", self.name),
+            }
+        }
+    }
+}
+
+impl Drop for Helper {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn worker_env(
+    db: &Path,
+    repos: usize,
+    delay_ms: u64,
+    lease_ms: u64,
+) -> Vec<(&'static str, String)> {
+    vec![
+        (DB, db.display().to_string()),
+        (REPOS, repos.to_string()),
+        (DELAY_MS, delay_ms.to_string()),
+        (LEASE_MS, lease_ms.to_string()),
+    ]
+}
+
+async fn job_state(store: &SqliteStore, ws: &WorkspaceId, id: &ImportJobId) -> JobState {
+    JobStore::get(store, ws, id)
+        .await
+        .unwrap_or_else(|e| panic!("status of {id}: {e}"))
+        .unwrap_or_else(|| panic!("job {id} vanished"))
+        .state
+}
+
+async fn attempts(store: &SqliteStore, id: &ImportJobId) -> Vec<AttemptRecord> {
+    store
+        .attempt_history(id)
+        .await
+        .unwrap_or_else(|e| panic!("attempt history of {id}: {e}"))
+}
+
+/// No two attempts of one job were live at once, none is left open, and
+/// exactly one succeeded.
+fn assert_attempts_exclusive(id: &ImportJobId, history: &[AttemptRecord]) {
+    assert!(!history.is_empty(), "job {id} has no attempts");
+    for a in history {
+        assert!(
+            a.ended_at.is_some() && a.outcome.is_some(),
+            "job {id}: attempt left open after the job ended: {a:?}"
+        );
+    }
+    for pair in history.windows(2) {
+        let (earlier, later) = (&pair[0], &pair[1]);
+        let ended = earlier.ended_at.unwrap_or(earlier.claimed_at);
+        assert!(
+            ended <= later.claimed_at,
+            "job {id} ran on two workers at once: {earlier:?} overlaps {later:?}"
+        );
+    }
+    let completed = history
+        .iter()
+        .filter(|a| a.outcome == Some(AttemptOutcome::Completed))
+        .count();
+    assert_eq!(
+        completed, 1,
+        "job {id} must have exactly one successful attempt: {history:?}"
+    );
+}
+
+/// The document is valid and holds, for each repository, all of its entries
+/// or none of them.
+fn assert_whole(doc: &MasterTodo, repos: &[usize]) -> usize {
+    doc.validate()
+        .unwrap_or_else(|e| panic!("Master TODO of {} is invalid: {e}", doc.workspace_id));
+    let texts: BTreeSet<&str> = doc.entries.iter().map(|e| e.content.as_str()).collect();
+    let mut merged = 0;
+    for &n in repos {
+        let expected = repo_entry_texts(n);
+        let present = expected
+            .iter()
+            .filter(|t| texts.contains(t.as_str()))
+            .count();
+        assert!(
+            present == 0 || present == expected.len(),
+            "repository {n} is half-merged into {}: {texts:?}",
+            doc.workspace_id
+        );
+        if present > 0 {
+            merged += 1;
+        }
+    }
+    merged
+}
+
+fn two_processes_share_two_hundred_imports() {
+    const JOBS: usize = 200;
+    const WORKSPACES: usize = 20;
+    let dir = temp_dir();
+    let db = dir.path().join("shared.db");
+    let rt = runtime();
+    rt.block_on(async {
+        let store = Arc::new(
+            SqliteStore::open(&db).unwrap_or_else(|e| panic!("open {}: {e}", db.display())),
+        );
+        let host = engine(store.clone(), FixtureSource::new(), RunnerConfig::fast());
+        let mut jobs = Vec::with_capacity(JOBS);
+        for n in 0..JOBS {
+            let ws = format!("shared-ws-{}", n % WORKSPACES);
+            let started = host
+                .start_import(&ws, StartImportRequest::new(repo_url(n)))
+                .await
+                .unwrap_or_else(|e| panic!("start import {n}: {e}"));
+            let ws = WorkspaceId::parse(&ws).unwrap_or_else(|e| panic!("{e}"));
+            jobs.push((n, ws, started.import_job_id));
+        }
+
+        let env = worker_env(&db, JOBS, 20, 5000);
+        let a = Helper::spawn("worker-a", "worker", &env);
+        let b = Helper::spawn("worker-b", "worker", &env);
+
+        let deadline = Instant::now() + Duration::from_secs(240);
+        loop {
+            let mut open = 0;
+            for (_, ws, id) in &jobs {
+                if !job_state(&store, ws, id).await.is_terminal() {
+                    open += 1;
+                }
+            }
+            if open == 0 {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{open} of {JOBS} imports did not finish in time"
+            );
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+        a.stop(Duration::from_secs(30));
+        b.stop(Duration::from_secs(30));
+
+        let mut hosts = BTreeSet::new();
+        let mut by_workspace: HashMap<WorkspaceId, Vec<usize>> = HashMap::new();
+        for (n, ws, id) in &jobs {
+            assert_eq!(
+                job_state(&store, ws, id).await,
+                JobState::Completed,
+                "import {n} did not complete"
+            );
+            let history = attempts(&store, id).await;
+            assert_attempts_exclusive(id, &history);
+            for a in &history {
+                // Worker names are `<host ulid>-<n>`.
+                let host = a.worker.rsplit_once('-').map_or(&*a.worker, |(h, _)| h);
+                hosts.insert(host.to_owned());
+            }
+            by_workspace.entry(ws.clone()).or_default().push(*n);
+        }
+        assert_eq!(
+            hosts.len(),
+            2,
+            "both worker processes should have run imports: {hosts:?}"
+        );
+        for (ws, repos) in &by_workspace {
+            let doc = TodoStore::get(&*store, ws)
+                .await
+                .unwrap_or_else(|e| panic!("{e}"))
+                .unwrap_or_else(|| panic!("{ws} has no Master TODO"));
+            let merged = assert_whole(&doc, repos);
+            assert_eq!(
+                merged,
+                repos.len(),
+                "every import of {ws} is in its Master TODO (no lost update)"
+            );
+            assert_eq!(doc.entries.len(), repos.len() * 2);
+        }
+    });
+}
+
+fn a_killed_worker_s_job_is_finished_by_another_process() {
+    let dir = temp_dir();
+    let db = dir.path().join("crash.db");
+    let rt = runtime();
+    rt.block_on(async {
+        let store = Arc::new(
+            SqliteStore::open(&db).unwrap_or_else(|e| panic!("open {}: {e}", db.display())),
+        );
+        let host = engine(store.clone(), FixtureSource::new(), RunnerConfig::fast());
+        let ws_name = "crash-ws";
+        let ws = WorkspaceId::parse(ws_name).unwrap_or_else(|e| panic!("{e}"));
+        let started = host
+            .start_import(ws_name, StartImportRequest::new(repo_url(7)))
+            .await
+            .unwrap_or_else(|e| panic!("start import: {e}"));
+        let id = started.import_job_id;
+
+        // A slow fetch (6 s in ten steps) with a 1.5 s lease.
+        let victim = Helper::spawn("victim", "worker", &worker_env(&db, 10, 6000, 1500));
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let job = JobStore::get(&*store, &ws, &id)
+                .await
+                .unwrap_or_else(|e| panic!("{e}"))
+                .unwrap_or_else(|| panic!("job vanished"));
+            if job.state == JobState::Running && job.progress > 0 {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the victim never got going: {job:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        victim.kill();
+        let before = attempts(&store, &id).await;
+        assert_eq!(before.len(), 1, "one attempt was under way: {before:?}");
+        assert_eq!(before[0].ended_at, None, "the killed attempt is still open");
+        assert_eq!(
+            job_state(&store, &ws, &id).await,
+            JobState::Running,
+            "nothing ends the attempt but the lease running out"
+        );
+
+        let rescuer = Helper::spawn("rescuer", "worker", &worker_env(&db, 10, 100, 1500));
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let doc = TodoStore::get(&*store, &ws)
+                .await
+                .unwrap_or_else(|e| panic!("{e}"))
+                .unwrap_or_else(|| panic!("the Master TODO vanished"));
+            assert_whole(&doc, &[7]);
+            if job_state(&store, &ws, &id).await.is_terminal() {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the rescuer never finished the job"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        rescuer.stop(Duration::from_secs(30));
+
+        let job = JobStore::get(&*store, &ws, &id)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .unwrap_or_else(|| panic!("job vanished"));
+        assert_eq!(job.state, JobState::Completed, "{job:?}");
+        assert_eq!(job.attempt, 2, "the rescue was the second attempt");
+        let history = attempts(&store, &id).await;
+        assert_attempts_exclusive(&id, &history);
+        assert_eq!(history.len(), 2, "{history:?}");
+        assert_eq!(history[0].outcome, Some(AttemptOutcome::Lost));
+        assert_ne!(history[0].worker, history[1].worker);
+        let doc = TodoStore::get(&*store, &ws)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .unwrap_or_else(|| panic!("the Master TODO vanished"));
+        assert_eq!(assert_whole(&doc, &[7]), 1, "the import was merged");
+        assert_eq!(doc.entries.len(), 2);
+    });
+}
+
+/// The document the writer loop stores as version `v`: its entry count and
+/// texts follow from `v`, so a torn write would show.
+fn looped_document(template: &MasterTodo, v: u64) -> MasterTodo {
+    let mut doc = template.clone();
+    doc.version = v;
+    let entry = template
+        .entries
+        .first()
+        .cloned()
+        .unwrap_or_else(|| panic!("template has no entry"));
+    doc.entries = (0..entry_count(v))
+        .map(|i| {
+            let mut e = entry.clone();
+            e.id = EntryId::new();
+            e.seq = i as u64 + 1;
+            e.content = format!("v{v} #{i} {}", "pad ".repeat(40));
+            e
+        })
+        .collect();
+    doc
+}
+
+fn entry_count(v: u64) -> usize {
+    1 + (v % 60) as usize
+}
+
+fn assert_looped_document(doc: &MasterTodo) {
+    doc.validate()
+        .unwrap_or_else(|e| panic!("version {} is invalid: {e}", doc.version));
+    assert_eq!(
+        doc.entries.len(),
+        entry_count(doc.version),
+        "version {} has the wrong number of entries",
+        doc.version
+    );
+    let prefix = format!("v{} #", doc.version);
+    for e in &doc.entries {
+        assert!(
+            e.content.starts_with(&prefix),
+            "version {} holds an entry of another version: {}",
+            doc.version,
+            e.content
+        );
+    }
+}
+
+fn a_writer_killed_mid_write_never_leaves_half_a_document() {
+    let dir = temp_dir();
+    let db = dir.path().join("torn.db");
+    let rt = runtime();
+    rt.block_on(async {
+        let ws = WorkspaceId::parse("torn-ws").unwrap_or_else(|e| panic!("{e}"));
+        let watcher = SqliteStore::open(&db).unwrap_or_else(|e| panic!("open: {e}"));
+        let mut last_version = 0;
+        for round in 0..4u64 {
+            let writer = Helper::spawn(
+                "writer",
+                "put-loop",
+                &[(DB, db.display().to_string()), (WORKSPACE, ws.to_string())],
+            );
+            // Let it write a few versions, then kill it at an arbitrary moment.
+            let deadline = Instant::now() + Duration::from_secs(30);
+            loop {
+                let version = TodoStore::get(&watcher, &ws)
+                    .await
+                    .unwrap_or_else(|e| panic!("{e}"))
+                    .map_or(0, |d| d.version);
+                if version >= last_version + 3 {
+                    break;
+                }
+                assert!(Instant::now() < deadline, "the writer made no progress");
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            std::thread::sleep(Duration::from_millis(37 * round + fastrand_ms()));
+            writer.kill();
+
+            let store =
+                SqliteStore::open(&db).unwrap_or_else(|e| panic!("reopen after kill {round}: {e}"));
+            let doc = TodoStore::get(&store, &ws)
+                .await
+                .unwrap_or_else(|e| panic!("{e}"))
+                .unwrap_or_else(|| panic!("the writer stored nothing in round {round}"));
+            assert_looped_document(&doc);
+            assert!(
+                doc.version > last_version,
+                "round {round}: the writer made progress ({} after {last_version})",
+                doc.version
+            );
+            last_version = doc.version;
+            let history = store
+                .history(&ws, 100)
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+            for (i, old) in history.iter().enumerate() {
+                assert_eq!(old.version, doc.version - 1 - i as u64, "history has a gap");
+                assert_looped_document(old);
+            }
+            let check: String = rusqlite::Connection::open(&db)
+                .and_then(|c| c.query_row("PRAGMA integrity_check", [], |r| r.get(0)))
+                .unwrap_or_else(|e| panic!("integrity check: {e}"));
+            assert_eq!(check, "ok", "the file is intact after kill {round}");
+        }
+    });
+}
+
+/// A few hundred milliseconds of jitter without a random-number crate.
+fn fastrand_ms() -> u64 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    u64::from(nanos % 250)
+}
+
+/// Runs the `open` helper on `path`, without root's override of file
+/// permissions when the tests run as root, and returns its one-line report.
+fn open_as_unprivileged(path: &Path, privileged: bool) -> String {
+    let exe = std::env::current_exe()
+        .unwrap_or_else(|e| panic!("cannot find the test binary to re-run: {e}"));
+    let mut cmd = if privileged {
+        let setpriv = ["/usr/bin/setpriv", "/bin/setpriv"]
+            .iter()
+            .map(PathBuf::from)
+            .find(|p| p.exists())
+            .unwrap_or_else(|| {
+                panic!(
+                    "these tests run as root, who may write anywhere; `setpriv` (Debian package \
+                     util-linux) is needed to drop that privilege and is missing: apt-get install \
+                     util-linux"
+                )
+            });
+        let mut c = Command::new(setpriv);
+        c.arg("--bounding-set=-dac_override,-dac_read_search,-fowner")
+            .arg("--")
+            .arg(exe);
+        c
+    } else {
+        Command::new(exe)
+    };
+    let output = cmd
+        .env(ROLE, "open")
+        .env(DB, path)
+        .stdin(Stdio::null())
+        .stderr(Stdio::inherit())
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run the open helper: {e}"));
+    assert!(
+        output.status.success(),
+        "the open helper crashed ({}) instead of reporting an error",
+        output.status
+    );
+    String::from_utf8_lossy(&output.stdout).trim().to_owned()
+}
+
+fn set_mode(path: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+        .unwrap_or_else(|e| panic!("chmod {mode:o} {}: {e}", path.display()));
+}
+
+fn read_only_places_give_clear_errors() {
+    let dir = temp_dir();
+    let ro = dir.path().join("read-only");
+    std::fs::create_dir(&ro).unwrap_or_else(|e| panic!("{e}"));
+    let existing = ro.join("existing.db");
+    let rt = runtime();
+    rt.block_on(async {
+        let store = SqliteStore::open(&existing)
+            .unwrap_or_else(|e| panic!("open {}: {e}", existing.display()));
+        let ws = WorkspaceId::parse("ro-ws").unwrap_or_else(|e| panic!("{e}"));
+        store
+            .put(&sample_document(&ws, 1), None)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+    });
+    let writable = dir.path().join("read-only-file.db");
+    drop(SqliteStore::open(&writable).unwrap_or_else(|e| panic!("{e}")));
+    set_mode(&writable, 0o444);
+    set_mode(&ro, 0o555);
+    // Root writes into read-only directories unless the helper drops the
+    // privilege; find out which case this is.
+    let probe = ro.join(".probe");
+    let privileged = std::fs::write(&probe, b"x").is_ok();
+    let _ = std::fs::remove_file(&probe);
+
+    let fresh = ro.join("fresh.db");
+    let report = open_as_unprivileged(&fresh, privileged);
+    assert!(
+        report.starts_with("error: Storage")
+            && report.contains("fresh.db")
+            && report.contains("writable"),
+        "a new database in a read-only directory gives a clear storage error: {report}"
+    );
+    assert!(!fresh.exists(), "nothing was created");
+
+    for path in [&existing, &writable] {
+        let report = open_as_unprivileged(path, privileged);
+        assert!(
+            report.starts_with("error: Storage")
+                && report.contains(&*path.display().to_string())
+                && (report.contains("read-only") || report.contains("writable")),
+            "a database that cannot be written gives a clear storage error: {report}"
+        );
+    }
+    set_mode(&ro, 0o755);
+    set_mode(&writable, 0o644);
+    let reopened = SqliteStore::open(&existing)
+        .unwrap_or_else(|e| panic!("the database is fine once writable again: {e}"));
+    drop(reopened);
+}
+
+/// The processes the tests start.
+mod helper {
+    use super::*;
+
+    pub(super) fn run(role: &str) -> i32 {
+        let result = std::panic::catch_unwind(|| match role {
+            "worker" => worker(),
+            "put-loop" => put_loop(),
+            "open" => open(),
+            other => panic!("unknown helper role {other:?}"),
+        });
+        match result {
+            Ok(()) => 0,
+            Err(_) => 3,
+        }
+    }
+
+    fn env(name: &str) -> String {
+        std::env::var(name).unwrap_or_else(|_| panic!("helper needs {name}"))
+    }
+
+    fn env_u64(name: &str) -> u64 {
+        env(name)
+            .parse()
+            .unwrap_or_else(|e| panic!("helper: {name} is not a number: {e}"))
+    }
+
+    fn ready() {
+        use std::io::Write;
+        let mut out = std::io::stdout();
+        let _ = writeln!(out, "ready");
+        let _ = out.flush();
+    }
+
+    /// A host running import workers until its stdin closes.
+    fn worker() {
+        let db = PathBuf::from(env(DB));
+        let repos = env_u64(REPOS) as usize;
+        let delay = Duration::from_millis(env_u64(DELAY_MS));
+        let lease = Duration::from_millis(env_u64(LEASE_MS));
+        runtime().block_on(async {
+            let store =
+                Arc::new(SqliteStore::open(&db).unwrap_or_else(|e| panic!("worker open: {e}")));
+            let mut source = FixtureSource::new();
+            for n in 0..repos {
+                source = source.with_repo(
+                    repo_url(n),
+                    MemorySnapshot::new(format!("c{n}"), repo_files(n)),
+                );
+            }
+            if !delay.is_zero() {
+                source = source.with_delay(delay);
+            }
+            let host = engine(store, source, runner_config(lease));
+            let workers = host.start_workers();
+            ready();
+            tokio::task::spawn_blocking(|| {
+                let mut sink = Vec::new();
+                let _ = std::io::stdin().read_to_end(&mut sink);
+            })
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+            workers.shutdown(Duration::from_secs(10)).await;
+        });
+    }
+
+    /// Replaces one workspace's Master TODO with the next version, forever.
+    fn put_loop() {
+        let db = PathBuf::from(env(DB));
+        let ws = WorkspaceId::parse(&env(WORKSPACE)).unwrap_or_else(|e| panic!("{e}"));
+        runtime().block_on(async {
+            let store = SqliteStore::open(&db).unwrap_or_else(|e| panic!("put-loop open: {e}"));
+            let template = sample_document(&ws, 1);
+            ready();
+            loop {
+                let current = TodoStore::get(&store, &ws)
+                    .await
+                    .unwrap_or_else(|e| panic!("put-loop get: {e}"));
+                let (base, expected) = match &current {
+                    Some(doc) => (doc.clone(), Some(doc.version)),
+                    None => (template.clone(), None),
+                };
+                let next = looped_document(&base, expected.map_or(1, |v| v + 1));
+                store
+                    .put(&next, expected)
+                    .await
+                    .unwrap_or_else(|e| panic!("put-loop put: {e}"));
+            }
+        });
+    }
+
+    /// Opens the database and writes to it once, and reports how that went.
+    fn open() {
+        let db = PathBuf::from(env(DB));
+        let outcome = SqliteStore::open(&db).and_then(|store| {
+            runtime().block_on(async {
+                let ws = WorkspaceId::parse("open-helper").unwrap_or_else(|e| panic!("{e}"));
+                let current = TodoStore::get(&store, &ws).await?;
+                let next = current.as_ref().map_or(1, |d| d.version + 1);
+                store
+                    .put(&sample_document(&ws, next), current.map(|d| d.version))
+                    .await
+            })
+        });
+        match outcome {
+            Ok(()) => println!("ok"),
+            Err(e) => println!("error: {e:?}"),
+        }
+    }
+}
