@@ -41,14 +41,20 @@ fn in_memory_runs_the_whole_flow() {
     assert!(out.contains(r#""status":"completed""#), "{out}");
     assert!(out.contains("[Pending] handle empty input"), "{out}");
     assert!(!out.contains("not a task"), "{out}");
-    assert!(out.contains(r#"{"imported":true,"targetWorkspaceID":"ws_staging_07"}"#), "{out}");
+    assert!(
+        out.contains(r#"{"imported":true,"targetWorkspaceID":"ws_staging_07"}"#),
+        "{out}"
+    );
 }
 
 #[test]
 fn embed_sqlite_local_imports_this_repository() {
     let state = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let state_arg = state.path().to_string_lossy().into_owned();
-    let out = run("embed_sqlite_local", &[env!("CARGO_MANIFEST_DIR"), &state_arg]);
+    let out = run(
+        "embed_sqlite_local",
+        &[env!("CARGO_MANIFEST_DIR"), &state_arg],
+    );
     assert!(out.contains("entries imported from"), "{out}");
     assert!(out.contains("vault: vault/todo/"), "{out}");
     assert!(state.path().join("todovault.db").exists());
@@ -57,9 +63,15 @@ fn embed_sqlite_local_imports_this_repository() {
 #[test]
 fn axum_host_mounts_the_router_behind_its_own_auth() {
     let out = run("axum_host", &[]);
-    assert!(out.contains("GET discover as acme -> 200 OK {\"todos\":[]}"), "{out}");
+    assert!(
+        out.contains("GET discover as acme -> 200 OK {\"todos\":[]}"),
+        "{out}"
+    );
     assert!(out.contains("GET discover without a key -> 401"), "{out}");
-    assert!(out.contains("POST another workspace's sync -> 403"), "{out}");
+    assert!(
+        out.contains("POST another workspace's sync -> 403"),
+        "{out}"
+    );
 }
 
 #[test]
