@@ -147,7 +147,9 @@ impl OrchestratorBuilder {
                 source: self.source.ok_or_else(|| missing("a repository source"))?,
                 extractor: match self.extractor {
                     Some(extractor) => extractor,
-                    None => default_extractor().ok_or_else(|| missing("an extractor"))?,
+                    None => {
+                        default_extractor(&self.policy).ok_or_else(|| missing("an extractor"))?
+                    }
                 },
                 policy: self.policy,
                 runner: self.runner,
@@ -158,13 +160,18 @@ impl OrchestratorBuilder {
     }
 }
 
+/// The scanner, skipping files over the policy's size limit.
 #[cfg(feature = "scan")]
-fn default_extractor() -> Option<Arc<dyn Extractor>> {
-    Some(Arc::new(crate::scan_extractor::ScanExtractor::default()))
+fn default_extractor(policy: &Policy) -> Option<Arc<dyn Extractor>> {
+    let config = todovault_scan::ScanConfig {
+        max_file_size: policy.limits.max_file_bytes,
+        ..todovault_scan::ScanConfig::default()
+    };
+    Some(Arc::new(crate::scan_extractor::ScanExtractor::new(config)))
 }
 
 #[cfg(not(feature = "scan"))]
-fn default_extractor() -> Option<Arc<dyn Extractor>> {
+fn default_extractor(_policy: &Policy) -> Option<Arc<dyn Extractor>> {
     None
 }
 

@@ -1102,3 +1102,41 @@ async fn the_comment_aware_scanner_is_the_default_extractor() {
     );
     workers.shutdown(Duration::from_secs(5)).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_default_scanner_skips_files_over_the_policy_size_limit() {
+    let stores = Stores::new();
+    let snapshot = MemorySnapshot::new(
+        "c1",
+        files(&[
+            ("small.rs", "// TODO: kept\n"),
+            (
+                "big.rs",
+                &format!("// TODO: too big to scan\n{}", "x".repeat(200)),
+            ),
+        ]),
+    );
+    let policy = test_policy().with_limits(Limits {
+        max_file_bytes: 100,
+        ..Limits::default()
+    });
+    let engine = Orchestrator::builder()
+        .job_store(stores.jobs.clone())
+        .todo_store(stores.todos.clone())
+        .vault_store(stores.vault.clone())
+        .source(Arc::new(FixtureSource::new().with_repo(REPO, snapshot)))
+        .policy(policy)
+        .runner(RunnerConfig::fast())
+        .build()
+        .unwrap_or_else(|e| panic!("engine: {e}"));
+    let workers = engine.start_workers();
+    assert_eq!(
+        import(&engine, "ws", REPO).await.status,
+        WireJobStatus::Completed
+    );
+    assert_eq!(
+        contents(&doc(&engine, "ws").await),
+        vec![("kept".into(), EntryStatus::Pending)]
+    );
+    workers.shutdown(Duration::from_secs(5)).await;
+}
