@@ -235,6 +235,74 @@ pub enum Finish {
     Released,
 }
 
+/// How one attempt at a job ended, as a store's attempt history records it.
+///
+/// Stores that keep an attempt history (one row per claim) close each row with
+/// one of these, so tests and operators can check afterwards that no job ran on
+/// two workers at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AttemptOutcome {
+    /// The worker finished the job.
+    Completed,
+    /// The worker failed the job for good (or used up the attempts).
+    Failed,
+    /// The worker failed transiently and asked for another attempt (the job
+    /// failed instead if none was left).
+    Retry,
+    /// The worker stopped on a cancel request.
+    Cancelled,
+    /// The worker gave the job back unfinished (shutdown); the attempt does
+    /// not count.
+    Released,
+    /// The lease ran out and the reaper took the job back.
+    Lost,
+}
+
+impl AttemptOutcome {
+    /// The lowercase name used in storage.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AttemptOutcome::Completed => "completed",
+            AttemptOutcome::Failed => "failed",
+            AttemptOutcome::Retry => "retry",
+            AttemptOutcome::Cancelled => "cancelled",
+            AttemptOutcome::Released => "released",
+            AttemptOutcome::Lost => "lost",
+        }
+    }
+
+    /// Parses [`AttemptOutcome::as_str`]'s output.
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "completed" => AttemptOutcome::Completed,
+            "failed" => AttemptOutcome::Failed,
+            "retry" => AttemptOutcome::Retry,
+            "cancelled" => AttemptOutcome::Cancelled,
+            "released" => AttemptOutcome::Released,
+            "lost" => AttemptOutcome::Lost,
+            _ => return None,
+        })
+    }
+}
+
+/// One claim of a job and how it ended, as kept in a store's attempt history.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttemptRecord {
+    /// The job.
+    pub job_id: ImportJobId,
+    /// The job's attempt number the claim started (a released attempt's
+    /// number is used again by the next claim).
+    pub attempt: u32,
+    /// The worker that held the lease.
+    pub worker: String,
+    /// When the claim took the job, on the store's clock.
+    pub claimed_at: Timestamp,
+    /// When the attempt ended, on the store's clock; `None` while it runs.
+    pub ended_at: Option<Timestamp>,
+    /// How it ended; `None` while it runs.
+    pub outcome: Option<AttemptOutcome>,
+}
+
 /// Durable storage of import jobs. Every method is one atomic operation.
 #[async_trait]
 pub trait JobStore: Send + Sync {
@@ -290,5 +358,20 @@ pub trait JobStore: Send + Sync {
     /// idle workers poll every `timeout`.
     async fn wait_for_work(&self, timeout: Duration) {
         tokio::time::sleep(timeout).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn attempt_outcomes_round_trip_through_their_stored_names() {
+        use AttemptOutcome::*;
+        for outcome in [Completed, Failed, Retry, Cancelled, Released, Lost] {
+            assert_eq!(AttemptOutcome::parse(outcome.as_str()), Some(outcome));
+        }
+        assert_eq!(AttemptOutcome::parse("Completed"), None);
+        assert_eq!(AttemptOutcome::parse(""), None);
     }
 }

@@ -19,6 +19,11 @@
 //!
 //! Each case uses its own workspaces, so one store serves the whole suite.
 //! A failing case panics with the case's name and what it expected.
+//!
+//! Beside the suites: fixtures ([`sample_document`], [`new_job`],
+//! [`TagExtractor`]), a check of a store's attempt history
+//! ([`check_completed_attempts`]), and a harness for tests that run their
+//! own binary as child processes ([`process`]).
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -29,10 +34,19 @@ use crate::document::{CreatedBy, Entry, EntryStatus, MasterTodo, Priority, now_m
 use crate::error::Error;
 use crate::extract::{Extractor, WorkItem, WorkItemKind};
 use crate::ids::{EntryId, ImportJobId, TodoId, WorkspaceId};
-use crate::jobs::{Finish, Heartbeat, Inserted, JobState, JobStore, NewJob, WORKER_LOST};
-use crate::source::{ImportError, RepoSnapshot};
+use crate::jobs::{
+    AttemptOutcome, AttemptRecord, Finish, Heartbeat, Inserted, JobState, JobStore, NewJob,
+    WORKER_LOST,
+};
+use crate::memory::MemoryVaultStore;
+use crate::orchestrator::Orchestrator;
+use crate::policy::{Policy, UrlPolicy};
+use crate::runner::RunnerConfig;
+use crate::source::{FixtureSource, ImportError, RepoSnapshot};
 use crate::todos::TodoStore;
 use crate::vault::{PutOutcome, SnapshotUpload, VaultStore};
+
+pub mod process;
 
 /// A workspace id unique to this process run, so suites never collide in a
 /// shared database.
@@ -140,6 +154,37 @@ pub fn new_job(ws: &WorkspaceId, repo: &str, max_attempts: u32) -> NewJob {
     }
 }
 
+/// The default policy, except that hosts on private and loopback addresses
+/// are allowed: tests never resolve names, so no lookup leaves the machine.
+pub fn test_policy() -> Policy {
+    Policy::default().with_urls(UrlPolicy {
+        allow_private_hosts: true,
+        ..UrlPolicy::default()
+    })
+}
+
+/// An engine for tests on one `store` that keeps both jobs and Master TODOs,
+/// with an in-memory vault, `source`, the [`TagExtractor`] and
+/// [`test_policy`].
+pub fn test_engine<S>(
+    store: Arc<S>,
+    source: FixtureSource,
+    runner: RunnerConfig,
+) -> Result<Orchestrator, Error>
+where
+    S: JobStore + TodoStore + 'static,
+{
+    Orchestrator::builder()
+        .job_store(store.clone())
+        .todo_store(store)
+        .vault_store(Arc::new(MemoryVaultStore::new()))
+        .source(Arc::new(source))
+        .extractor(Arc::new(TagExtractor))
+        .policy(test_policy())
+        .runner(runner)
+        .build()
+}
+
 /// A small valid document with one user entry.
 pub fn sample_document(ws: &WorkspaceId, version: u64) -> MasterTodo {
     let mut doc = MasterTodo::new(TodoId::new(), ws.clone());
@@ -164,6 +209,66 @@ pub fn sample_document(ws: &WorkspaceId, version: u64) -> MasterTodo {
         extra: Default::default(),
     });
     doc
+}
+
+/// Checks the attempt history of a job that has completed (oldest attempt
+/// first, as a store with an attempt history returns it) and says what is
+/// wrong with it:
+///
+/// - there is at least one attempt, and every attempt is closed with an
+///   outcome, no earlier than it was claimed;
+/// - no attempt was claimed before the one ahead of it ended, so the job
+///   never ran on two workers at once;
+/// - each attempt's number is one more than the counted attempts (all but
+///   released ones) before it, and at most `max_attempts` were counted;
+/// - exactly one attempt completed the job, and it is the last.
+pub fn check_completed_attempts(
+    records: &[AttemptRecord],
+    max_attempts: u32,
+) -> Result<(), String> {
+    let Some(last) = records.last() else {
+        return Err("the job has no attempts".to_owned());
+    };
+    let mut counted = 0u32;
+    for (i, a) in records.iter().enumerate() {
+        let (Some(ended), Some(_)) = (a.ended_at, a.outcome) else {
+            return Err(format!("attempt left open after the job ended: {a:?}"));
+        };
+        if ended < a.claimed_at {
+            return Err(format!("attempt ended before it was claimed: {a:?}"));
+        }
+        if let Some(next) = records.get(i + 1)
+            && next.claimed_at < ended
+        {
+            return Err(format!(
+                "the job ran on two workers at once: {a:?} overlaps {next:?}"
+            ));
+        }
+        if a.attempt != counted + 1 {
+            return Err(format!(
+                "attempt numbered {} after {counted} counted attempts: {records:?}",
+                a.attempt
+            ));
+        }
+        if a.outcome != Some(AttemptOutcome::Released) {
+            counted += 1;
+        }
+    }
+    if counted > max_attempts {
+        return Err(format!(
+            "{counted} attempts counted, more than the bound of {max_attempts}: {records:?}"
+        ));
+    }
+    let completed = records
+        .iter()
+        .filter(|a| a.outcome == Some(AttemptOutcome::Completed))
+        .count();
+    if completed != 1 || last.outcome != Some(AttemptOutcome::Completed) {
+        return Err(format!(
+            "exactly one attempt, the last, must complete the job; {completed} did: {records:?}"
+        ));
+    }
+    Ok(())
 }
 
 const SHORT_LEASE: Duration = Duration::from_millis(400);
@@ -1167,4 +1272,78 @@ async fn vault_racing_puts(store: Arc<dyn VaultStore>) {
         got.bytes, winners[0].bytes,
         "racing puts: the vault holds the winner's document"
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeDelta;
+
+    use super::*;
+
+    /// Attempts of one job, each claimed at `claimed` seconds and ended one
+    /// second later with `outcome`.
+    fn history(attempts: &[(u32, i64, AttemptOutcome)]) -> Vec<AttemptRecord> {
+        let job_id = ImportJobId::new();
+        let start = now_millis();
+        attempts
+            .iter()
+            .map(|&(attempt, claimed, outcome)| AttemptRecord {
+                job_id,
+                attempt,
+                worker: format!("w{claimed}"),
+                claimed_at: start + TimeDelta::seconds(claimed),
+                ended_at: Some(start + TimeDelta::seconds(claimed + 1)),
+                outcome: Some(outcome),
+            })
+            .collect()
+    }
+
+    fn problem(records: &[AttemptRecord], max_attempts: u32) -> String {
+        match check_completed_attempts(records, max_attempts) {
+            Ok(()) => panic!("the check passed a bad history: {records:?}"),
+            Err(e) => e,
+        }
+    }
+
+    #[test]
+    fn a_sound_history_passes() {
+        use AttemptOutcome::*;
+        let records = history(&[(1, 0, Released), (1, 2, Lost), (2, 4, Completed)]);
+        assert_eq!(check_completed_attempts(&records, 2), Ok(()));
+        assert_eq!(
+            check_completed_attempts(&history(&[(1, 0, Completed)]), 1),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn each_broken_promise_is_named() {
+        use AttemptOutcome::*;
+        assert!(problem(&[], 3).contains("no attempts"));
+
+        let mut open = history(&[(1, 0, Completed)]);
+        open[0].ended_at = None;
+        assert!(problem(&open, 3).contains("left open"));
+
+        let overlapping = history(&[(1, 0, Lost), (2, 0, Completed)]);
+        assert!(problem(&overlapping, 3).contains("two workers at once"));
+
+        let mut backwards = history(&[(1, 0, Completed)]);
+        backwards[0].ended_at = Some(backwards[0].claimed_at - TimeDelta::seconds(1));
+        assert!(problem(&backwards, 3).contains("ended before it was claimed"));
+
+        let skipped = history(&[(1, 0, Lost), (3, 2, Completed)]);
+        assert!(problem(&skipped, 3).contains("numbered 3 after 1"));
+
+        let too_many = history(&[(1, 0, Retry), (2, 2, Retry), (3, 4, Completed)]);
+        assert!(problem(&too_many, 2).contains("more than the bound of 2"));
+
+        let unfinished = history(&[(1, 0, Failed)]);
+        assert!(problem(&unfinished, 3).contains("0 did"));
+
+        let mut twice = history(&[(1, 0, Completed), (2, 2, Completed)]);
+        assert!(problem(&twice, 3).contains("2 did"));
+        twice[1].outcome = Some(Lost);
+        assert!(problem(&twice, 3).contains("1 did"), "completed, not last");
+    }
 }

@@ -12,12 +12,12 @@ use todovault_core::document::{CreatedBy, EntryStatus, MasterTodo};
 use todovault_core::extract::{Extractor, WorkItem};
 use todovault_core::jobs::JobState;
 use todovault_core::memory::{MemoryJobStore, MemoryTodoStore, MemoryVaultStore};
-use todovault_core::policy::{Limits, Policy, UrlPolicy};
+use todovault_core::policy::{Limits, Policy};
 use todovault_core::source::{
     CancelFlag, FetchRequest, FixtureSource, ImportError, MemorySnapshot, Progress, RepoSnapshot,
     RepoSource,
 };
-use todovault_core::testkit::{TagExtractor, sample_document};
+use todovault_core::testkit::{TagExtractor, sample_document, test_policy};
 use todovault_core::vault::SnapshotUpload;
 use todovault_core::{
     Error, ImportJobId, Orchestrator, RunnerConfig, TodoStore, VaultStore, WorkspaceId,
@@ -39,14 +39,6 @@ impl Stores {
             vault: Arc::new(MemoryVaultStore::new()),
         }
     }
-}
-
-/// Tests never resolve names: no lookups leave the machine.
-fn test_policy() -> Policy {
-    Policy::default().with_urls(UrlPolicy {
-        allow_private_hosts: true,
-        ..UrlPolicy::default()
-    })
 }
 
 fn engine_with(

@@ -26,8 +26,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use todovault_core::document::{Timestamp, truncate_millis};
 use todovault_core::jobs::{
-    CANCELLED, Finish, Heartbeat, ImportJob, Inserted, JobState, JobStore, Lease, NewJob,
-    WORKER_LOST,
+    AttemptOutcome, AttemptRecord, CANCELLED, Finish, Heartbeat, ImportJob, Inserted, JobState,
+    JobStore, Lease, NewJob, WORKER_LOST,
 };
 use todovault_core::{Error, ImportJobId, Result, TodoId, WorkspaceId};
 use tokio_postgres::Row;
@@ -203,68 +203,6 @@ impl Sql {
             ),
         }
     }
-}
-
-/// How one attempt ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum AttemptOutcome {
-    /// The worker finished the job.
-    Completed,
-    /// The worker failed the job for good.
-    Failed,
-    /// The worker asked for another attempt (the job failed instead if none
-    /// was left).
-    Retry,
-    /// The worker stopped on a cancel request.
-    Cancelled,
-    /// The worker gave the job back unfinished (not counted).
-    Released,
-    /// The lease expired and the reaper took the job away.
-    Lost,
-}
-
-impl AttemptOutcome {
-    /// The name stored in the history.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AttemptOutcome::Completed => "completed",
-            AttemptOutcome::Failed => "failed",
-            AttemptOutcome::Retry => "retry",
-            AttemptOutcome::Cancelled => "cancelled",
-            AttemptOutcome::Released => "released",
-            AttemptOutcome::Lost => "lost",
-        }
-    }
-
-    fn parse(s: &str) -> Option<Self> {
-        Some(match s {
-            "completed" => AttemptOutcome::Completed,
-            "failed" => AttemptOutcome::Failed,
-            "retry" => AttemptOutcome::Retry,
-            "cancelled" => AttemptOutcome::Cancelled,
-            "released" => AttemptOutcome::Released,
-            "lost" => AttemptOutcome::Lost,
-            _ => return None,
-        })
-    }
-}
-
-/// One claim of a job and how it ended, as kept by the store.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AttemptRecord {
-    /// The job.
-    pub job_id: ImportJobId,
-    /// The job's attempt number the claim started (a released attempt's
-    /// number is used again by the next claim).
-    pub attempt: u32,
-    /// The worker that held the lease.
-    pub worker: String,
-    /// When the claim took the job, on the database's clock (microseconds).
-    pub claimed_at: DateTime<Utc>,
-    /// When the attempt ended, on the database's clock; `None` while it runs.
-    pub ended_at: Option<DateTime<Utc>>,
-    /// How it ended; `None` while it runs.
-    pub outcome: Option<AttemptOutcome>,
 }
 
 fn unreadable(what: &str, e: impl std::fmt::Display) -> Error {

@@ -54,9 +54,9 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 pub use config::{DEFAULT_SCHEMA, MAX_SCHEMA_LEN, PostgresConfig, validate_schema};
-pub use jobs::{AttemptOutcome, AttemptRecord};
 pub use migrate::SCHEMA_VERSION;
 pub use notify::WorkNotifications;
+pub use todovault_core::jobs::{AttemptOutcome, AttemptRecord};
 
 use config::{Redactor, quote_ident};
 use error::{is_retryable, map_pg, map_pool};

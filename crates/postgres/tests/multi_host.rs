@@ -10,27 +10,26 @@
 //! - two hosts increment one workspace's Master TODO with compare-and-set
 //!   read-modify-writes, and no update is lost.
 //!
-//! The binary owns `main` (the test harness is off) so it can be both; it
-//! reports in the harness's format.
+//! The binary owns `main` (the test harness is off) so it can be both; core's
+//! `testkit::process` runs the tests and reports in the harness's format.
 
 mod support;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::process::{ExitCode, Stdio};
+use std::future::Future;
+use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use support::{TestSchema, admin};
 use todovault_core::api::StartImportRequest;
 use todovault_core::jobs::{JobState, JobStore};
-use todovault_core::memory::MemoryVaultStore;
-use todovault_core::policy::{Policy, UrlPolicy};
 use todovault_core::source::{FixtureSource, MemorySnapshot};
-use todovault_core::testkit::{TagExtractor, sample_document};
-use todovault_core::{Error, ImportJobId, Orchestrator, RunnerConfig, TodoStore, WorkspaceId};
+use todovault_core::testkit::process::{ChildProcess, child_command, run_tests};
+use todovault_core::testkit::{check_completed_attempts, sample_document, test_engine};
+use todovault_core::{Error, ImportJobId, RunnerConfig, TodoStore, WorkspaceId};
 use todovault_postgres::{AttemptOutcome, PostgresStore};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-use tokio::process::{Child, ChildStdin, Command};
 
 const ROLE: &str = "TODOVAULT_PG_ROLE";
 const SCHEMA: &str = "TODOVAULT_PG_SCHEMA";
@@ -44,90 +43,29 @@ const FETCH_DELAY: Duration = Duration::from_millis(300);
 const MAX_ATTEMPTS: u32 = 3;
 const CAS_ROUNDS: usize = 60;
 
-type TestFn = fn() -> std::pin::Pin<Box<dyn std::future::Future<Output = ()>>>;
-
-const TESTS: &[(&str, TestFn)] = &[
-    ("three_hosts_finish_every_import_despite_a_sigkill", || {
-        Box::pin(three_hosts_finish_every_import_despite_a_sigkill())
-    }),
-    (
-        "two_hosts_syncing_one_workspace_never_lose_an_update",
-        || Box::pin(two_hosts_syncing_one_workspace_never_lose_an_update()),
-    ),
-];
-
 fn main() -> ExitCode {
     if let Ok(role) = std::env::var(ROLE) {
         return child_main(&role);
     }
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    // None of these tests is ignored.
-    let only_ignored = args.iter().any(|a| a == "--ignored");
-    if args.iter().any(|a| a == "--list") {
-        if !only_ignored {
-            for (name, _) in TESTS {
-                println!("{name}: test");
-            }
-        }
-        return ExitCode::SUCCESS;
-    }
-    let exact = args.iter().any(|a| a == "--exact");
-    let filters: Vec<&String> = args.iter().filter(|a| !a.starts_with('-')).collect();
-    let selected: Vec<_> = TESTS
-        .iter()
-        .filter(|(name, _)| {
-            !only_ignored
-                && (filters.is_empty()
-                    || filters.iter().any(|f| {
-                        if exact {
-                            name == f
-                        } else {
-                            name.contains(f.as_str())
-                        }
-                    }))
-        })
-        .collect();
-    let started = Instant::now();
-    println!("\nrunning {} tests", selected.len());
-    let (mut passed, mut failed) = (0, Vec::new());
-    for (name, test) in &selected {
-        let outcome = std::panic::catch_unwind(|| {
-            let rt = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(4)
-                .enable_all()
-                .build()
-                .unwrap_or_else(|e| panic!("cannot start a runtime: {e}"));
-            rt.block_on(test());
-        });
-        match outcome {
-            Ok(()) => {
-                passed += 1;
-                println!("test {name} ... ok");
-            }
-            Err(_) => {
-                failed.push(*name);
-                println!("test {name} ... FAILED");
-            }
-        }
-    }
-    if !failed.is_empty() {
-        println!("\nfailures:");
-        for name in &failed {
-            println!("    {name}");
-        }
-    }
-    println!(
-        "\ntest result: {}. {passed} passed; {} failed; 0 ignored; 0 measured; {} filtered out; finished in {:.2}s\n",
-        if failed.is_empty() { "ok" } else { "FAILED" },
-        failed.len(),
-        TESTS.len() - selected.len(),
-        started.elapsed().as_secs_f64()
-    );
-    if failed.is_empty() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    }
+    run_tests(&[
+        ("three_hosts_finish_every_import_despite_a_sigkill", || {
+            block_on(three_hosts_finish_every_import_despite_a_sigkill())
+        }),
+        (
+            "two_hosts_syncing_one_workspace_never_lose_an_update",
+            || block_on(two_hosts_syncing_one_workspace_never_lose_an_update()),
+        ),
+    ])
+}
+
+/// Runs one test on a runtime of its own.
+fn block_on(test: impl Future<Output = ()>) {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(4)
+        .enable_all()
+        .build()
+        .unwrap_or_else(|e| panic!("cannot start a runtime: {e}"))
+        .block_on(test);
 }
 
 // ---------------------------------------------------------------- children
@@ -215,20 +153,8 @@ async fn engine_host() -> Result<(), String> {
         heartbeat_every: Duration::from_millis(500),
         ..RunnerConfig::fast()
     };
-    let engine = Orchestrator::builder()
-        .job_store(store.clone())
-        .todo_store(store.clone())
-        // Imports never touch the vault; each host has its own.
-        .vault_store(Arc::new(MemoryVaultStore::new()))
-        .source(Arc::new(source))
-        .extractor(Arc::new(TagExtractor))
-        .policy(Policy::default().with_urls(UrlPolicy {
-            allow_private_hosts: true,
-            ..UrlPolicy::default()
-        }))
-        .runner(runner)
-        .build()
-        .map_err(|e| e.detail())?;
+    // Imports never touch the vault; each host has an in-memory one.
+    let engine = test_engine(store, source, runner).map_err(|e| e.detail())?;
     let workers = engine.start_workers();
     let mut out = tokio::io::stdout();
     for import in (0..IMPORTS).filter(|i| i % HOSTS == index) {
@@ -302,63 +228,37 @@ async fn cas_writer() -> Result<(), String> {
 
 // ------------------------------------------------------------------ parent
 
-fn spawn_child(role: &str, schema: &str, vars: &[(&str, String)]) -> Child {
-    let exe = std::env::current_exe().unwrap_or_else(|e| panic!("cannot find this binary: {e}"));
-    let mut cmd = Command::new(exe);
-    cmd.env(ROLE, role)
-        .env(SCHEMA, schema)
+fn spawn_child(role: &str, schema: &str, vars: &[(&str, String)]) -> ChildProcess {
+    let mut cmd = child_command(ROLE, role);
+    cmd.env(SCHEMA, schema)
         .env("RUST_BACKTRACE", "1")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .kill_on_drop(true);
-    for (k, v) in vars {
-        cmd.env(k, v);
-    }
-    cmd.spawn()
-        .unwrap_or_else(|e| panic!("cannot start a {role} process: {e}"))
-}
-
-struct Host {
-    child: Child,
-    stdin: Option<ChildStdin>,
-    jobs: Vec<(WorkspaceId, ImportJobId)>,
+        .envs(vars.iter().map(|(k, v)| (k, v)));
+    ChildProcess::spawn(role, cmd)
 }
 
 /// Reads a host's job lines until it says `ready`.
-async fn await_ready(child: &mut Child) -> Vec<(WorkspaceId, ImportJobId)> {
-    let stdout = child
-        .stdout
-        .take()
-        .unwrap_or_else(|| panic!("host stdout missing"));
-    let mut lines = BufReader::new(stdout).lines();
+fn await_ready(host: &mut ChildProcess) -> Vec<(WorkspaceId, ImportJobId)> {
+    let deadline = Instant::now() + Duration::from_secs(60);
     let mut jobs = Vec::new();
-    let read = async {
-        while let Some(line) = lines
-            .next_line()
-            .await
-            .unwrap_or_else(|e| panic!("reading a host: {e}"))
-        {
-            if line == "ready" {
-                return;
-            }
-            let mut parts = line.split_whitespace();
-            if parts.next() == Some("job") {
-                let ws = parts.next().unwrap_or_else(|| panic!("bad line {line:?}"));
-                let id = parts.next().unwrap_or_else(|| panic!("bad line {line:?}"));
-                jobs.push((
-                    WorkspaceId::parse(ws).unwrap_or_else(|e| panic!("{}", e.0)),
-                    id.parse()
-                        .unwrap_or_else(|e| panic!("bad job id {id}: {e:?}")),
-                ));
-            }
+    loop {
+        let within = deadline.saturating_duration_since(Instant::now());
+        let line = host
+            .next_line(within)
+            .unwrap_or_else(|| panic!("a host exited before it was ready"));
+        if line == "ready" {
+            return jobs;
         }
-        panic!("a host exited before it was ready");
-    };
-    tokio::time::timeout(Duration::from_secs(60), read)
-        .await
-        .unwrap_or_else(|_| panic!("a host did not get ready within 60 s"));
-    jobs
+        let mut parts = line.split_whitespace();
+        if parts.next() == Some("job") {
+            let ws = parts.next().unwrap_or_else(|| panic!("bad line {line:?}"));
+            let id = parts.next().unwrap_or_else(|| panic!("bad line {line:?}"));
+            jobs.push((
+                WorkspaceId::parse(ws).unwrap_or_else(|e| panic!("{}", e.0)),
+                id.parse()
+                    .unwrap_or_else(|e| panic!("bad job id {id}: {e:?}")),
+            ));
+        }
+    }
 }
 
 async fn count_jobs(schema: &str, states: &str) -> i64 {
@@ -391,20 +291,13 @@ async fn wait_until_count(schema: &str, states: &str, at_least: i64, within: Dur
 async fn three_hosts_finish_every_import_despite_a_sigkill() {
     let schema = TestSchema::new("mh");
     let store = schema.store().await;
-    let mut hosts = Vec::new();
-    for index in 0..HOSTS {
-        let mut child = spawn_child("host", &schema.name, &[(HOST_INDEX, index.to_string())]);
-        let stdin = child.stdin.take();
-        hosts.push(Host {
-            child,
-            stdin,
-            jobs: Vec::new(),
-        });
-    }
+    let mut hosts: Vec<_> = (0..HOSTS)
+        .map(|index| spawn_child("host", &schema.name, &[(HOST_INDEX, index.to_string())]))
+        .collect();
+    let mut jobs = Vec::new();
     for host in &mut hosts {
-        host.jobs = await_ready(&mut host.child).await;
+        jobs.extend(await_ready(host));
     }
-    let jobs: Vec<_> = hosts.iter().flat_map(|h| h.jobs.iter().cloned()).collect();
     assert_eq!(jobs.len(), IMPORTS, "every import was started");
     assert_eq!(
         jobs.iter().map(|(_, id)| id).collect::<HashSet<_>>().len(),
@@ -415,13 +308,7 @@ async fn three_hosts_finish_every_import_despite_a_sigkill() {
     // Kill one host while every host is busy.
     wait_until_count(&schema.name, "'completed'", 40, Duration::from_secs(60)).await;
     let running_before = count_jobs(&schema.name, "'running'").await;
-    let victim = &mut hosts[1];
-    victim
-        .child
-        .start_kill()
-        .unwrap_or_else(|e| panic!("SIGKILL failed: {e}"));
-    victim.child.wait().await.unwrap_or_else(|e| panic!("{e}"));
-    victim.stdin = None;
+    hosts[1].kill();
 
     wait_until_count(
         &schema.name,
@@ -431,12 +318,8 @@ async fn three_hosts_finish_every_import_despite_a_sigkill() {
     )
     .await;
     for host in &mut hosts {
-        host.stdin = None; // closing stdin asks a host to shut down
-        let status = tokio::time::timeout(Duration::from_secs(30), host.child.wait())
-            .await
-            .unwrap_or_else(|_| panic!("a host did not shut down"))
-            .unwrap_or_else(|e| panic!("{e}"));
-        let _ = status; // the killed host's status is a signal, the others' success
+        // The killed host's status is a signal, the others' success.
+        let _ = host.wait(Duration::from_secs(30));
     }
 
     let mut lost = 0;
@@ -453,25 +336,14 @@ async fn three_hosts_finish_every_import_despite_a_sigkill() {
             job.state,
             job.error
         );
-        assert!(
-            job.attempt >= 1 && job.attempt <= job.max_attempts,
-            "job {id} used {} of {} attempts",
-            job.attempt,
-            job.max_attempts
-        );
         let history = store
             .attempt_history(id)
             .await
             .unwrap_or_else(|e| panic!("{e}"));
+        // No overlap, none open, exactly one success, within the bound.
+        check_completed_attempts(&history, job.max_attempts)
+            .unwrap_or_else(|e| panic!("job {id}: {e}"));
         attempts_total += history.len();
-        let successes = history
-            .iter()
-            .filter(|a| a.outcome == Some(AttemptOutcome::Completed))
-            .count();
-        assert_eq!(
-            successes, 1,
-            "job {id} has {successes} successful attempts: {history:#?}"
-        );
         let counted = history
             .iter()
             .filter(|a| a.outcome != Some(AttemptOutcome::Released))
@@ -484,16 +356,6 @@ async fn three_hosts_finish_every_import_despite_a_sigkill() {
             .iter()
             .filter(|a| a.outcome == Some(AttemptOutcome::Lost))
             .count();
-        for a in &history {
-            assert!(a.ended_at.is_some(), "job {id} has an open attempt: {a:?}");
-        }
-        for pair in history.windows(2) {
-            let ended = pair[0].ended_at.unwrap_or_else(|| panic!("open attempt"));
-            assert!(
-                ended <= pair[1].claimed_at,
-                "job {id} ran on two workers at once: {pair:#?}"
-            );
-        }
     }
     assert!(
         lost >= 1,
@@ -550,12 +412,8 @@ async fn two_hosts_syncing_one_workspace_never_lose_an_update() {
     }
     let mut conflicts = 0u64;
     for child in writers {
-        let out = tokio::time::timeout(Duration::from_secs(120), child.wait_with_output())
-            .await
-            .unwrap_or_else(|_| panic!("a writer did not finish"))
-            .unwrap_or_else(|e| panic!("{e}"));
-        assert!(out.status.success(), "a writer failed: {:?}", out.status);
-        let text = String::from_utf8_lossy(&out.stdout);
+        let (status, text) = child.output(Duration::from_secs(120));
+        assert!(status.success(), "a writer failed: {status:?}");
         conflicts += text
             .trim()
             .strip_prefix("done ")

@@ -12,7 +12,9 @@ use std::time::Duration;
 
 use support::{TestSchema, admin};
 use todovault_core::jobs::{Finish, Heartbeat, Inserted, JobState, JobStore, WORKER_LOST};
-use todovault_core::testkit::{new_job, sample_document, unique_workspace};
+use todovault_core::testkit::{
+    check_completed_attempts, new_job, sample_document, unique_workspace,
+};
 use todovault_core::{Error, TodoStore};
 use todovault_postgres::{AttemptOutcome, PostgresConfig, PostgresStore, SCHEMA_VERSION};
 
@@ -211,15 +213,8 @@ async fn the_attempt_history_records_every_claim_and_its_end() {
             (2, "finisher", Some(AttemptOutcome::Completed)),
         ]
     );
-    for pair in history.windows(2) {
-        let ended = pair[0]
-            .ended_at
-            .unwrap_or_else(|| panic!("an earlier attempt is still open"));
-        assert!(
-            pair[0].claimed_at <= ended && ended <= pair[1].claimed_at,
-            "attempts overlap: {pair:?}"
-        );
-    }
+    check_completed_attempts(&history, job.max_attempts)
+        .unwrap_or_else(|e| panic!("job {}: {e}", job.id));
     let final_job = JobStore::get(&store, &ws, &job.id)
         .await
         .ok()

@@ -17,8 +17,8 @@ use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 use todovault_core::document::Timestamp;
 use todovault_core::jobs::{
-    CANCELLED, Finish, Heartbeat, ImportJob, Inserted, JobState, JobStore, Lease, NewJob,
-    WORKER_LOST,
+    AttemptOutcome, AttemptRecord, CANCELLED, Finish, Heartbeat, ImportJob, Inserted, JobState,
+    JobStore, Lease, NewJob, WORKER_LOST,
 };
 use todovault_core::{Error, ImportJobId, Result, TodoId, WorkspaceId};
 
@@ -32,67 +32,6 @@ macro_rules! job_columns {
         "id, workspace_id, todo_id, repo_url, state, progress, error, attempt, max_attempts, \
          lease_owner, lease_expires_at, run_at, cancel_requested, created_at, updated_at"
     };
-}
-
-/// How one attempt ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum AttemptOutcome {
-    /// The worker finished the job.
-    Completed,
-    /// The worker failed the job for good (or used up the attempts).
-    Failed,
-    /// The worker failed transiently; another attempt follows.
-    Retry,
-    /// The worker stopped on a cancel request.
-    Cancelled,
-    /// The worker gave the job back unfinished (shutdown).
-    Released,
-    /// The lease ran out and the reaper took the job back.
-    Lost,
-}
-
-impl AttemptOutcome {
-    /// The name used in storage.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AttemptOutcome::Completed => "completed",
-            AttemptOutcome::Failed => "failed",
-            AttemptOutcome::Retry => "retry",
-            AttemptOutcome::Cancelled => "cancelled",
-            AttemptOutcome::Released => "released",
-            AttemptOutcome::Lost => "lost",
-        }
-    }
-
-    fn parse(s: &str) -> Option<Self> {
-        Some(match s {
-            "completed" => AttemptOutcome::Completed,
-            "failed" => AttemptOutcome::Failed,
-            "retry" => AttemptOutcome::Retry,
-            "cancelled" => AttemptOutcome::Cancelled,
-            "released" => AttemptOutcome::Released,
-            "lost" => AttemptOutcome::Lost,
-            _ => return None,
-        })
-    }
-}
-
-/// One claim of a job and how it ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AttemptRecord {
-    /// The job.
-    pub job_id: ImportJobId,
-    /// The attempt number the claim started (a released attempt's number is
-    /// used again by the next claim).
-    pub attempt: u32,
-    /// The worker that claimed it.
-    pub worker: String,
-    /// When it was claimed, on the database's clock.
-    pub claimed_at: Timestamp,
-    /// When it ended; `None` while it runs.
-    pub ended_at: Option<Timestamp>,
-    /// How it ended; `None` while it runs.
-    pub outcome: Option<AttemptOutcome>,
 }
 
 impl SqliteStore {

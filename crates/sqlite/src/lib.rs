@@ -56,6 +56,6 @@ mod schema;
 mod store;
 mod todos;
 
-pub use jobs::{AttemptOutcome, AttemptRecord};
 pub use schema::SCHEMA_VERSION;
 pub use store::{Checkpoint, Settings, SqliteOptions, SqliteStore, Synchronous};
+pub use todovault_core::jobs::{AttemptOutcome, AttemptRecord};

@@ -2,24 +2,24 @@
 //! database file, a worker killed with SIGKILL in the middle of an import or
 //! of a write, and a database in a directory the process may not write.
 //!
-//! This file is its own harness (`harness = false`): run with the
-//! `TODOVAULT_SQLITE_HELPER` variable set, the same binary becomes the helper
-//! process the tests start (a worker host, a writer in a loop, or a single
-//! open), so no separately built binary has to be found.
+//! This file is its own harness (`harness = false`, run by core's
+//! `testkit::process`): run with the `TODOVAULT_SQLITE_HELPER` variable set,
+//! the same binary becomes the helper process the tests start (a worker host,
+//! a writer in a loop, or a single open), so no separately built binary has
+//! to be found.
 
 use std::collections::{BTreeSet, HashMap};
-use std::io::{BufRead, BufReader, Read};
+use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, ExitCode, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use todovault_core::api::StartImportRequest;
 use todovault_core::jobs::JobState;
-use todovault_core::memory::MemoryVaultStore;
-use todovault_core::policy::{Policy, UrlPolicy};
 use todovault_core::source::{FixtureSource, MemorySnapshot};
-use todovault_core::testkit::{TagExtractor, sample_document};
+use todovault_core::testkit::process::{ChildProcess, child_command, run_tests, test_binary};
+use todovault_core::testkit::{check_completed_attempts, sample_document, test_engine};
 use todovault_core::{
     EntryId, ImportJobId, JobStore, MasterTodo, Orchestrator, RunnerConfig, TodoStore, WorkspaceId,
 };
@@ -32,13 +32,11 @@ const DELAY_MS: &str = "TODOVAULT_SQLITE_DELAY_MS";
 const LEASE_MS: &str = "TODOVAULT_SQLITE_LEASE_MS";
 const WORKSPACE: &str = "TODOVAULT_SQLITE_WORKSPACE";
 
-type TestFn = fn();
-
-fn main() {
+fn main() -> ExitCode {
     if let Ok(role) = std::env::var(ROLE) {
         std::process::exit(helper::run(&role));
     }
-    let tests: &[(&str, TestFn)] = &[
+    run_tests(&[
         (
             "two_processes_share_two_hundred_imports",
             two_processes_share_two_hundred_imports,
@@ -55,59 +53,7 @@ fn main() {
             "read_only_places_give_clear_errors",
             read_only_places_give_clear_errors,
         ),
-    ];
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    if args.iter().any(|a| a == "--list") {
-        for (name, _) in tests {
-            println!("{name}: test");
-        }
-        return;
-    }
-    let filters: Vec<&String> = args.iter().filter(|a| !a.starts_with('-')).collect();
-    let exact = args.iter().any(|a| a == "--exact");
-    let selected: Vec<_> = tests
-        .iter()
-        .filter(|(name, _)| {
-            filters.is_empty()
-                || filters.iter().any(|f| {
-                    if exact {
-                        name == f
-                    } else {
-                        name.contains(f.as_str())
-                    }
-                })
-        })
-        .collect();
-    let started = Instant::now();
-    println!("\nrunning {} tests", selected.len());
-    let mut failed = Vec::new();
-    for (name, test) in &selected {
-        let result = std::panic::catch_unwind(test);
-        match result {
-            Ok(()) => println!("test {name} ... ok"),
-            Err(_) => {
-                println!("test {name} ... FAILED");
-                failed.push(*name);
-            }
-        }
-    }
-    if !failed.is_empty() {
-        println!("\nfailures:");
-        for name in &failed {
-            println!("    {name}");
-        }
-    }
-    println!(
-        "\ntest result: {}. {} passed; {} failed; 0 ignored; 0 measured; {} filtered out; finished in {:.2}s\n",
-        if failed.is_empty() { "ok" } else { "FAILED" },
-        selected.len() - failed.len(),
-        failed.len(),
-        tests.len() - selected.len(),
-        started.elapsed().as_secs_f64()
-    );
-    if !failed.is_empty() {
-        std::process::exit(101);
-    }
+    ])
 }
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -144,25 +90,8 @@ fn repo_entry_texts(n: usize) -> [String; 2] {
     [format!("task {n}"), format!("plan {n}")]
 }
 
-/// Tests resolve no host names.
-fn test_policy() -> Policy {
-    Policy::default().with_urls(UrlPolicy {
-        allow_private_hosts: true,
-        ..UrlPolicy::default()
-    })
-}
-
 fn engine(store: Arc<SqliteStore>, source: FixtureSource, runner: RunnerConfig) -> Orchestrator {
-    Orchestrator::builder()
-        .job_store(store.clone())
-        .todo_store(store)
-        .vault_store(Arc::new(MemoryVaultStore::new()))
-        .source(Arc::new(source))
-        .extractor(Arc::new(TagExtractor))
-        .policy(test_policy())
-        .runner(runner)
-        .build()
-        .unwrap_or_else(|e| panic!("engine: {e}"))
+    test_engine(store, source, runner).unwrap_or_else(|e| panic!("engine: {e}"))
 }
 
 fn runner_config(lease: Duration) -> RunnerConfig {
@@ -174,91 +103,13 @@ fn runner_config(lease: Duration) -> RunnerConfig {
     }
 }
 
-/// A helper process, killed and reaped when dropped.
-struct Helper {
-    child: Child,
-    name: String,
-}
-
-impl Helper {
-    fn spawn(name: &str, role: &str, env: &[(&str, String)]) -> Helper {
-        let exe = std::env::current_exe()
-            .unwrap_or_else(|e| panic!("cannot find the test binary to re-run: {e}"));
-        let mut cmd = Command::new(exe);
-        cmd.env(ROLE, role)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        let child = cmd
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start helper {name}: {e}"));
-        let mut helper = Helper {
-            child,
-            name: name.to_owned(),
-        };
-        helper.wait_for_line("ready");
-        helper
-    }
-
-    fn wait_for_line(&mut self, wanted: &str) {
-        let stdout = self
-            .child
-            .stdout
-            .take()
-            .unwrap_or_else(|| panic!("helper {} has no stdout", self.name));
-        let mut reader = BufReader::new(stdout);
-        let mut line = String::new();
-        let n = reader
-            .read_line(&mut line)
-            .unwrap_or_else(|e| panic!("reading helper {}: {e}", self.name));
-        assert!(
-            n > 0 && line.trim() == wanted,
-            "helper {} said {line:?} instead of {wanted:?}",
-            self.name
-        );
-        self.child.stdout = Some(reader.into_inner());
-    }
-
-    /// SIGKILL, as a crash or the OOM killer would.
-    fn kill(mut self) {
-        self.child
-            .kill()
-            .unwrap_or_else(|e| panic!("cannot kill helper {}: {e}", self.name));
-        let _ = self.child.wait();
-    }
-
-    /// Closes its stdin (the signal to shut down) and waits for a clean exit.
-    fn stop(mut self, within: Duration) {
-        drop(self.child.stdin.take());
-        let deadline = Instant::now() + within;
-        loop {
-            match self.child.try_wait() {
-                Ok(Some(status)) => {
-                    assert!(
-                        status.success(),
-                        "helper {} exited with {status}",
-                        self.name
-                    );
-                    return;
-                }
-                Ok(None) if Instant::now() < deadline => {
-                    std::thread::sleep(Duration::from_millis(50))
-                }
-                Ok(None) => panic!("helper {} did not stop within {within:?}", self.name),
-                Err(e) => panic!("waiting for helper {}: {e}", self.name),
-            }
-        }
-    }
-}
-
-impl Drop for Helper {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// Starts the helper process `role` and waits until it is ready.
+fn spawn_helper(name: &str, role: &str, env: &[(&str, String)]) -> ChildProcess {
+    let mut cmd = child_command(ROLE, role);
+    cmd.envs(env.iter().map(|(k, v)| (k, v)));
+    let mut helper = ChildProcess::spawn(name, cmd);
+    helper.expect_line("ready", Duration::from_secs(60));
+    helper
 }
 
 fn worker_env(
@@ -290,32 +141,22 @@ async fn attempts(store: &SqliteStore, id: &ImportJobId) -> Vec<AttemptRecord> {
         .unwrap_or_else(|e| panic!("attempt history of {id}: {e}"))
 }
 
-/// No two attempts of one job were live at once, none is left open, and
-/// exactly one succeeded.
-fn assert_attempts_exclusive(id: &ImportJobId, history: &[AttemptRecord]) {
-    assert!(!history.is_empty(), "job {id} has no attempts");
-    for a in history {
-        assert!(
-            a.ended_at.is_some() && a.outcome.is_some(),
-            "job {id}: attempt left open after the job ended: {a:?}"
-        );
-    }
-    for pair in history.windows(2) {
-        let (earlier, later) = (&pair[0], &pair[1]);
-        let ended = earlier.ended_at.unwrap_or(earlier.claimed_at);
-        assert!(
-            ended <= later.claimed_at,
-            "job {id} ran on two workers at once: {earlier:?} overlaps {later:?}"
-        );
-    }
-    let completed = history
-        .iter()
-        .filter(|a| a.outcome == Some(AttemptOutcome::Completed))
-        .count();
-    assert_eq!(
-        completed, 1,
-        "job {id} must have exactly one successful attempt: {history:?}"
-    );
+/// The attempt history of a job that completed, checked with core's
+/// [`check_completed_attempts`]: no two attempts were live at once, none is
+/// left open, and exactly one succeeded.
+async fn completed_attempts(
+    store: &SqliteStore,
+    ws: &WorkspaceId,
+    id: &ImportJobId,
+) -> Vec<AttemptRecord> {
+    let max_attempts = JobStore::get(store, ws, id)
+        .await
+        .unwrap_or_else(|e| panic!("status of {id}: {e}"))
+        .unwrap_or_else(|| panic!("job {id} vanished"))
+        .max_attempts;
+    let history = attempts(store, id).await;
+    check_completed_attempts(&history, max_attempts).unwrap_or_else(|e| panic!("job {id}: {e}"));
+    history
 }
 
 /// The document is valid and holds, for each repository, all of its entries
@@ -366,8 +207,8 @@ fn two_processes_share_two_hundred_imports() {
         }
 
         let env = worker_env(&db, JOBS, 20, 5000);
-        let a = Helper::spawn("worker-a", "worker", &env);
-        let b = Helper::spawn("worker-b", "worker", &env);
+        let a = spawn_helper("worker-a", "worker", &env);
+        let b = spawn_helper("worker-b", "worker", &env);
 
         let deadline = Instant::now() + Duration::from_secs(240);
         loop {
@@ -397,8 +238,7 @@ fn two_processes_share_two_hundred_imports() {
                 JobState::Completed,
                 "import {n} did not complete"
             );
-            let history = attempts(&store, id).await;
-            assert_attempts_exclusive(id, &history);
+            let history = completed_attempts(&store, ws, id).await;
             for a in &history {
                 // Worker names are `<host ulid>-<n>`.
                 let host = a.worker.rsplit_once('-').map_or(&*a.worker, |(h, _)| h);
@@ -445,7 +285,7 @@ fn a_killed_worker_s_job_is_finished_by_another_process() {
         let id = started.import_job_id;
 
         // A slow fetch (6 s in ten steps) with a 1.5 s lease.
-        let victim = Helper::spawn("victim", "worker", &worker_env(&db, 10, 6000, 1500));
+        let mut victim = spawn_helper("victim", "worker", &worker_env(&db, 10, 6000, 1500));
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             let job = JobStore::get(&*store, &ws, &id)
@@ -471,7 +311,7 @@ fn a_killed_worker_s_job_is_finished_by_another_process() {
             "nothing ends the attempt but the lease running out"
         );
 
-        let rescuer = Helper::spawn("rescuer", "worker", &worker_env(&db, 10, 100, 1500));
+        let rescuer = spawn_helper("rescuer", "worker", &worker_env(&db, 10, 100, 1500));
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             let doc = TodoStore::get(&*store, &ws)
@@ -496,8 +336,7 @@ fn a_killed_worker_s_job_is_finished_by_another_process() {
             .unwrap_or_else(|| panic!("job vanished"));
         assert_eq!(job.state, JobState::Completed, "{job:?}");
         assert_eq!(job.attempt, 2, "the rescue was the second attempt");
-        let history = attempts(&store, &id).await;
-        assert_attempts_exclusive(&id, &history);
+        let history = completed_attempts(&store, &ws, &id).await;
         assert_eq!(history.len(), 2, "{history:?}");
         assert_eq!(history[0].outcome, Some(AttemptOutcome::Lost));
         assert_ne!(history[0].worker, history[1].worker);
@@ -565,7 +404,7 @@ fn a_writer_killed_mid_write_never_leaves_half_a_document() {
         let watcher = SqliteStore::open(&db).unwrap_or_else(|e| panic!("open: {e}"));
         let mut last_version = 0;
         for round in 0..4u64 {
-            let writer = Helper::spawn(
+            let mut writer = spawn_helper(
                 "writer",
                 "put-loop",
                 &[(DB, db.display().to_string()), (WORKSPACE, ws.to_string())],
@@ -627,8 +466,7 @@ fn fastrand_ms() -> u64 {
 /// Runs the `open` helper on `path`, without root's override of file
 /// permissions when the tests run as root, and returns its one-line report.
 fn open_as_unprivileged(path: &Path, privileged: bool) -> String {
-    let exe = std::env::current_exe()
-        .unwrap_or_else(|e| panic!("cannot find the test binary to re-run: {e}"));
+    let exe = test_binary();
     let mut cmd = if privileged {
         let setpriv = ["/usr/bin/setpriv", "/bin/setpriv"]
             .iter()

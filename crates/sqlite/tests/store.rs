@@ -392,17 +392,8 @@ async fn the_attempt_history_records_every_claim_and_its_end() {
             ("w3", 2, Some(AttemptOutcome::Completed)),
         ]
     );
-    for pair in history.windows(2) {
-        let ended = pair[0]
-            .ended_at
-            .unwrap_or_else(|| panic!("attempt left open: {:?}", pair[0]));
-        assert!(
-            ended <= pair[1].claimed_at,
-            "attempts overlap: {:?} and {:?}",
-            pair[0],
-            pair[1]
-        );
-    }
+    testkit::check_completed_attempts(&history, job.max_attempts)
+        .unwrap_or_else(|e| panic!("job {}: {e}", job.id));
 
     tokio::time::sleep(Duration::from_millis(20)).await;
     let pruned = store
