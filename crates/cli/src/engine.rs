@@ -34,12 +34,13 @@ pub enum Mode {
 }
 
 impl Stores {
-    /// Opens the database (SQLite file or `postgres://` URL) and the vault
+    /// Opens the database (SQLite file, or `postgres://` URL with `schema`) and the vault
     /// (folder path or object-store URL).
-    pub async fn open(db: &str, vault: &str) -> Result<Self> {
+    pub async fn open(db: &str, schema: &str, vault: &str) -> Result<Self> {
         let (jobs, todos): (Arc<dyn JobStore>, Arc<dyn TodoStore>) =
             if db.starts_with("postgres://") || db.starts_with("postgresql://") {
-                let store = Arc::new(PostgresStore::connect(PostgresConfig::new(db)).await?);
+                let store =
+                    Arc::new(PostgresStore::connect(PostgresConfig::new(db).schema(schema)).await?);
                 (store.clone(), store)
             } else {
                 let store = Arc::new(SqliteStore::open(db)?);

@@ -47,6 +47,15 @@ struct Cli {
     )]
     db: String,
 
+    /// The PostgreSQL schema todovault's tables live in (with a postgres:// --db).
+    #[arg(
+        long,
+        global = true,
+        env = "TODOVAULT_DB_SCHEMA",
+        default_value = "todovault"
+    )]
+    db_schema: String,
+
     /// The vault: a folder path, or file:///…, s3://bucket/prefix, gs://…, az://…, memory:///.
     #[arg(
         long,
@@ -234,7 +243,9 @@ async fn run(cli: Cli) -> Result<(), String> {
             workers,
             allow_cross_workspace,
         } => {
-            let stores = Stores::open(&cli.db, &cli.vault).await.map_err(say)?;
+            let stores = Stores::open(&cli.db, &cli.db_schema, &cli.vault)
+                .await
+                .map_err(say)?;
             let options = engine::ServeOptions {
                 listen,
                 tokens,
@@ -250,20 +261,20 @@ async fn run(cli: Cli) -> Result<(), String> {
             workspace,
             detach,
         } => {
-            let engine = Stores::open(&cli.db, &cli.vault)
+            let engine = Stores::open(&cli.db, &cli.db_schema, &cli.vault)
                 .await
                 .and_then(|s| s.engine(Mode::Local, 2))
                 .map_err(say)?;
             import(&engine, &repo, &workspace, detach, json).await
         }
         Command::Status { job, workspace } => {
-            let engine = local_engine(&cli.db, &cli.vault).await?;
+            let engine = local_engine(&cli.db, &cli.db_schema, &cli.vault).await?;
             let status = engine.import_status(&workspace, &job).await.map_err(say)?;
             render::print_json_or(json, &status, || render::status_line(&status));
             Ok(())
         }
         Command::Vault(VaultCommand::Sync { workspace }) => {
-            let engine = local_engine(&cli.db, &cli.vault).await?;
+            let engine = local_engine(&cli.db, &cli.db_schema, &cli.vault).await?;
             let result = engine.vault_sync(&workspace).await.map_err(say)?;
             render::print_json_or(json, &result, || {
                 format!("Synced the Master TODO of {workspace} to the vault.")
@@ -271,7 +282,7 @@ async fn run(cli: Cli) -> Result<(), String> {
             Ok(())
         }
         Command::Vault(VaultCommand::Discover { workspace }) => {
-            let engine = local_engine(&cli.db, &cli.vault).await?;
+            let engine = local_engine(&cli.db, &cli.db_schema, &cli.vault).await?;
             let found = engine.vault_discover(&workspace).await.map_err(say)?;
             render::print_json_or(json, &found, || render::discover_table(&found));
             Ok(())
@@ -281,7 +292,7 @@ async fn run(cli: Cli) -> Result<(), String> {
             source,
             target,
         }) => {
-            let engine = local_engine(&cli.db, &cli.vault).await?;
+            let engine = local_engine(&cli.db, &cli.db_schema, &cli.vault).await?;
             let mut request = VaultImportRequest::new(source.clone());
             if let Some(t) = target {
                 request = request.with_target(t);
@@ -299,7 +310,7 @@ async fn run(cli: Cli) -> Result<(), String> {
             Ok(())
         }
         Command::Todo(TodoCommand::Show { workspace, format }) => {
-            let engine = local_engine(&cli.db, &cli.vault).await?;
+            let engine = local_engine(&cli.db, &cli.db_schema, &cli.vault).await?;
             let doc = engine
                 .master_todo(&workspace)
                 .await
@@ -316,8 +327,8 @@ async fn run(cli: Cli) -> Result<(), String> {
     }
 }
 
-async fn local_engine(db: &str, vault: &str) -> Result<Orchestrator, String> {
-    Stores::open(db, vault)
+async fn local_engine(db: &str, schema: &str, vault: &str) -> Result<Orchestrator, String> {
+    Stores::open(db, schema, vault)
         .await
         .and_then(|s| s.engine(Mode::Local, 2))
         .map_err(say)

@@ -308,3 +308,63 @@ fn serve_answers_the_api_and_stops_cleanly_on_sigterm() {
         "serve should exit cleanly on SIGTERM, got {status}"
     );
 }
+
+/// Drops a PostgreSQL schema when the test ends, pass or fail.
+struct DropSchema(String);
+
+impl Drop for DropSchema {
+    fn drop(&mut self) {
+        let _ = Command::new("psql")
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-U",
+                "postgres",
+                "-d",
+                "test",
+                "-q",
+                "-c",
+            ])
+            .arg(format!("DROP SCHEMA IF EXISTS \"{}\" CASCADE", self.0))
+            .output();
+    }
+}
+
+#[test]
+fn the_command_line_runs_on_postgres_too() {
+    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dir = tmp.path();
+    let repo = fixture_repo(dir);
+    let schema = format!("tv_cli_{}", std::process::id());
+    let _guard = DropSchema(schema.clone());
+    let db = "postgres://postgres@127.0.0.1:5432/test";
+    let args = |rest: &[&str]| -> Vec<String> {
+        let mut v: Vec<String> = vec![
+            "--db".into(),
+            db.into(),
+            "--db-schema".into(),
+            schema.clone(),
+        ];
+        v.extend(rest.iter().map(|s| s.to_string()));
+        v
+    };
+    let run = |rest: &[&str]| {
+        let a = args(rest);
+        let refs: Vec<&str> = a.iter().map(String::as_str).collect();
+        let out = todovault(dir, &refs);
+        assert!(
+            out.status.success(),
+            "todovault {refs:?} failed (is PostgreSQL running on 127.0.0.1:5432? .ci/setup.d/30-postgres.sh starts it): {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let out = run(&["import", &repo.to_string_lossy(), "--workspace", "pg"]);
+    assert!(out.contains("3 entries, 2 open, 1 completed"), "{out}");
+    let table = run(&["todo", "show", "--workspace", "pg"]);
+    assert!(table.contains("parse arguments"), "{table}");
+    assert!(
+        !dir.join("todovault.db").exists(),
+        "no SQLite file when --db is a postgres URL"
+    );
+}
