@@ -15,36 +15,42 @@ use std::arch::x86_64::{
 
 /// Counts the bytes of `hay` equal to `needle`.
 pub(crate) fn count_byte(hay: &[u8], needle: u8) -> usize {
-    let mut i = 0;
-    #[cfg(not(target_arch = "x86_64"))]
-    let total = 0usize;
     #[cfg(target_arch = "x86_64")]
-    let total = {
-        let len = hay.len();
-        // SAFETY: SSE2 is part of the x86-64 baseline; every load reads the
-        // 16 bytes at `i..i + 16` with `i + 16 <= len`.
-        unsafe {
-            let n = _mm_set1_epi8(i8::from_ne_bytes([needle]));
-            let zero = _mm_setzero_si128();
-            let mut sums = zero;
-            while i + 16 <= len {
-                // Each lane of `acc` counts at most 255 matches.
-                let mut acc = zero;
-                let mut k = 0;
-                while k < 255 && i + 16 <= len {
-                    let v = _mm_loadu_si128(hay.as_ptr().add(i).cast::<__m128i>());
-                    acc = _mm_sub_epi8(acc, _mm_cmpeq_epi8(v, n));
-                    i += 16;
-                    k += 1;
-                }
-                sums = _mm_add_epi64(sums, _mm_sad_epu8(acc, zero));
+    let (counted, rest) = count_byte_sse2(hay, needle);
+    #[cfg(not(target_arch = "x86_64"))]
+    let (counted, rest) = (0usize, hay);
+    counted + rest.iter().filter(|&&b| b == needle).count()
+}
+
+/// Counts `needle` in the longest prefix of `hay` made of whole 16-byte
+/// blocks; returns that count and the rest of `hay`.
+#[cfg(target_arch = "x86_64")]
+fn count_byte_sse2(hay: &[u8], needle: u8) -> (usize, &[u8]) {
+    let len = hay.len();
+    let mut i = 0;
+    // SAFETY: SSE2 is part of the x86-64 baseline; every load reads the
+    // 16 bytes at `i..i + 16` with `i + 16 <= len`.
+    let total = unsafe {
+        let n = _mm_set1_epi8(i8::from_ne_bytes([needle]));
+        let zero = _mm_setzero_si128();
+        let mut sums = zero;
+        while i + 16 <= len {
+            // Each lane of `acc` counts at most 255 matches.
+            let mut acc = zero;
+            let mut k = 0;
+            while k < 255 && i + 16 <= len {
+                let v = _mm_loadu_si128(hay.as_ptr().add(i).cast::<__m128i>());
+                acc = _mm_sub_epi8(acc, _mm_cmpeq_epi8(v, n));
+                i += 16;
+                k += 1;
             }
-            let lo = _mm_cvtsi128_si64(sums) as u64;
-            let hi = _mm_cvtsi128_si64(_mm_srli_si128::<8>(sums)) as u64;
-            usize::try_from(lo + hi).unwrap_or(usize::MAX)
+            sums = _mm_add_epi64(sums, _mm_sad_epu8(acc, zero));
         }
+        let lo = _mm_cvtsi128_si64(sums) as u64;
+        let hi = _mm_cvtsi128_si64(_mm_srli_si128::<8>(sums)) as u64;
+        usize::try_from(lo + hi).unwrap_or(usize::MAX)
     };
-    total + hay[i..].iter().filter(|&&b| b == needle).count()
+    (total, &hay[i..])
 }
 
 /// A set of bytes to search for.

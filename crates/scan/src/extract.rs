@@ -556,6 +556,9 @@ fn parse_meta(rest: &str) -> Meta {
 
 /// Collapses runs of whitespace into single spaces and trims.
 pub(crate) fn normalize_ws(s: &str) -> String {
+    if s.is_ascii() {
+        return normalize_ascii_ws(s);
+    }
     let mut out = String::with_capacity(s.len());
     for w in s.split_whitespace() {
         if !out.is_empty() {
@@ -564,6 +567,26 @@ pub(crate) fn normalize_ws(s: &str) -> String {
         out.push_str(w);
     }
     out
+}
+
+/// [`normalize_ws`] for ASCII text, a byte at a time: the ASCII bytes
+/// that `char::is_whitespace` accepts are exactly those matched here.
+fn normalize_ascii_ws(s: &str) -> String {
+    let mut out = Vec::with_capacity(s.len());
+    let mut gap = false;
+    for &b in s.as_bytes() {
+        if matches!(b, b' ' | b'\t' | b'\n' | 0x0B | 0x0C | b'\r') {
+            gap = true;
+        } else {
+            if gap && !out.is_empty() {
+                out.push(b' ');
+            }
+            gap = false;
+            out.push(b);
+        }
+    }
+    // Only ASCII bytes were copied, so the bytes are UTF-8.
+    String::from_utf8(out).unwrap_or_default()
 }
 
 /// Splits a trailing ` /alice` author off the text.
@@ -614,6 +637,25 @@ mod tests {
             Some(("do it".into(), "carol".into()))
         );
         assert_eq!(trailing_author("use a/b"), None);
+    }
+
+    #[test]
+    fn ascii_normalisation_matches_split_whitespace() {
+        let pieces = [
+            "a", "bc", " ", "\t", "\n", "\u{b}", "\u{c}", "\r", "  ", "-", ".",
+        ];
+        let mut texts = vec![String::new()];
+        for a in pieces {
+            for b in pieces {
+                for c in pieces {
+                    texts.push(format!("{a}{b}{c}"));
+                }
+            }
+        }
+        for t in texts {
+            let expected = t.split_whitespace().collect::<Vec<_>>().join(" ");
+            assert_eq!(normalize_ws(&t), expected, "{t:?}");
+        }
     }
 
     #[test]

@@ -115,21 +115,147 @@ pub(crate) fn sort_by_line(items: &mut Vec<Item>) {
 
 /// Fills in path, priority and fingerprint of a file's items.
 pub(crate) fn finalize(items: &mut [Item], path: &str, priority: impl Fn(&str) -> Priority) {
-    let fingerprints: Vec<String> = {
-        let mut seen: HashMap<(&str, &str), usize> = HashMap::new();
-        items
-            .iter()
-            .map(|it| {
-                let n = seen.entry((it.tag.as_str(), it.text.as_str())).or_insert(0);
-                let fp = fingerprint(&it.tag, &it.text, path, *n);
-                *n += 1;
-                fp
-            })
-            .collect()
-    };
-    for (it, fp) in items.iter_mut().zip(fingerprints) {
-        it.fingerprint = fp;
+    let occurrences = occurrences(items);
+    let mut buf = Vec::new();
+    for (it, occurrence) in items.iter_mut().zip(occurrences) {
+        it.fingerprint = fingerprint_with(&mut buf, &it.tag, &it.text, path, occurrence);
         it.path = path.to_string();
         it.priority = priority(&it.tag);
+    }
+}
+
+/// For each item, the number of earlier items with the same tag and text.
+fn occurrences(items: &[Item]) -> Vec<usize> {
+    // Files rarely hold more than a few items: comparing with the earlier
+    // ones is cheaper than hashing every text.
+    const SMALL: usize = 32;
+    if items.len() <= SMALL {
+        return items
+            .iter()
+            .enumerate()
+            .map(|(k, it)| {
+                items[..k]
+                    .iter()
+                    .filter(|o| o.tag == it.tag && o.text == it.text)
+                    .count()
+            })
+            .collect();
+    }
+    let mut seen: HashMap<(&str, &str), usize> = HashMap::new();
+    items
+        .iter()
+        .map(|it| {
+            let n = seen.entry((it.tag.as_str(), it.text.as_str())).or_insert(0);
+            let occurrence = *n;
+            *n += 1;
+            occurrence
+        })
+        .collect()
+}
+
+/// [`fingerprint`], hashing in one call through the scratch buffer `buf`
+/// when `text` is already whitespace-normalised ASCII (as extracted items
+/// are), which gives the same bytes to hash.
+fn fingerprint_with(
+    buf: &mut Vec<u8>,
+    tag: &str,
+    text: &str,
+    path: &str,
+    occurrence: usize,
+) -> String {
+    if !is_normalized_ascii(text) {
+        return fingerprint(tag, text, path, occurrence);
+    }
+    buf.clear();
+    buf.extend_from_slice(tag.as_bytes());
+    buf.push(0);
+    buf.extend_from_slice(text.as_bytes());
+    buf.push(0);
+    buf.extend_from_slice(path.as_bytes());
+    buf.push(0);
+    buf.extend_from_slice(&(occurrence as u64).to_le_bytes());
+    let hash = blake3::hash(buf);
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(32);
+    for &b in &hash.as_bytes()[..16] {
+        out.push(char::from(HEX[usize::from(b >> 4)]));
+        out.push(char::from(HEX[usize::from(b & 15)]));
+    }
+    out
+}
+
+/// Whether `text` is ASCII and equal to its whitespace-normalised form:
+/// words separated by single spaces, no other whitespace, nothing leading
+/// or trailing.
+fn is_normalized_ascii(text: &str) -> bool {
+    let b = text.as_bytes();
+    if b.first() == Some(&b' ') || b.last() == Some(&b' ') {
+        return false;
+    }
+    let mut prev_space = false;
+    for &c in b {
+        if c >= 0x80 || matches!(c, b'\t' | b'\n' | 0x0B | 0x0C | b'\r') {
+            return false;
+        }
+        let space = c == b' ';
+        if space && prev_space {
+            return false;
+        }
+        prev_space = space;
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fast_fingerprint_matches_the_public_one() {
+        let mut buf = Vec::new();
+        for text in [
+            "",
+            "fix the parser",
+            " fix",
+            "fix ",
+            "fix  the",
+            "a\tb",
+            "a\u{b}b",
+            "caf\u{e9} au lait",
+            "x\u{a0}y",
+            "line\nbreak",
+        ] {
+            for occurrence in [0, 1, 7] {
+                assert_eq!(
+                    fingerprint_with(&mut buf, "TODO", text, "src/a.rs", occurrence),
+                    fingerprint("TODO", text, "src/a.rs", occurrence),
+                    "{text:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn occurrences_count_earlier_equal_items() {
+        let item = |tag: &str, text: &str| Item {
+            kind: ItemKind::Comment,
+            tag: tag.to_string(),
+            text: text.to_string(),
+            path: String::new(),
+            line: 1,
+            author: None,
+            issue: None,
+            checked: None,
+            parent: None,
+            fingerprint: String::new(),
+            priority: Priority::Medium,
+        };
+        for n in [3usize, 40, 100] {
+            let items: Vec<Item> = (0..n)
+                .map(|k| item(["TODO", "FIXME"][k % 2], ["a", "b", "c"][k % 3]))
+                .collect();
+            let expected: Vec<usize> = (0..n).map(|k| k / 6).collect();
+            assert_eq!(occurrences(&items), expected, "{n}");
+        }
     }
 }

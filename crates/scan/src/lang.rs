@@ -138,6 +138,8 @@ pub(crate) struct Syntax {
     /// A backslash in code escapes the next byte (shell `\#`, TeX `\%`).
     pub code_escape: bool,
     pub markup: Markup,
+    /// The lexer's lookup tables, built on first use.
+    pub tables: std::sync::OnceLock<crate::lexer::LexTables>,
 }
 
 impl Syntax {
@@ -208,6 +210,7 @@ macro_rules! syntax {
             strings: $strings,
             code_escape: $esc,
             markup: $markup,
+            tables: std::sync::OnceLock::new(),
         };
     };
 }
@@ -437,7 +440,8 @@ fn by_extension(ext: &str) -> Option<&'static Language> {
 
 /// The file name part of a `/`-separated path.
 pub(crate) fn file_name(path: &str) -> &str {
-    match path.rfind('/') {
+    // A byte loop: names are short, shorter than a `memrchr` call.
+    match path.bytes().rposition(|b| b == b'/') {
         Some(i) => &path[i + 1..],
         None => path,
     }
@@ -453,7 +457,7 @@ pub(crate) fn detect(path: &str) -> Option<&'static Language> {
     if name.starts_with("Dockerfile.") || name.starts_with("Containerfile.") {
         return Some(&L_DOCKERFILE);
     }
-    let dot = name.rfind('.')?;
+    let dot = name.bytes().rposition(|b| b == b'.')?;
     if dot == 0 {
         return None;
     }

@@ -101,23 +101,18 @@ fn quote_set(q: u8, esc: Esc, multiline: bool) -> ByteSet {
     ByteSet::new(&bytes)
 }
 
-/// A pull-based comment lexer over `src[start..end]`.
-pub(crate) struct Lexer<'a> {
-    syn: &'static Syntax,
-    src: &'a [u8],
-    pos: usize,
-    end: usize,
+/// The per-syntax lookup tables of the lexer, built once per syntax (see
+/// [`Syntax::tables`]) rather than for every file.
+#[derive(Debug)]
+pub(crate) struct LexTables {
     kinds: [u8; 256],
     finder: ByteSet,
     /// End-of-string sets, parallel to `syn.strings`.
-    quote_sets: Vec<Option<ByteSet>>,
-    inner: Option<Box<Lexer<'a>>>,
+    quote_sets: Box<[Option<ByteSet>]>,
 }
 
-impl<'a> Lexer<'a> {
-    /// A lexer for `src[start..end]` with the given syntax.
-    pub(crate) fn new(syn: &'static Syntax, src: &'a [u8], start: usize, end: usize) -> Self {
-        let end = end.min(src.len());
+impl LexTables {
+    fn new(syn: &Syntax) -> LexTables {
         let kinds = kinds(syn);
         let interesting: Vec<u8> = (0u8..=255).filter(|&b| kinds[b as usize] != 0).collect();
         let quote_sets = syn
@@ -129,14 +124,34 @@ impl<'a> Lexer<'a> {
                 _ => None,
             })
             .collect();
+        LexTables {
+            kinds,
+            finder: ByteSet::new(&interesting),
+            quote_sets,
+        }
+    }
+}
+
+/// A pull-based comment lexer over `src[start..end]`.
+pub(crate) struct Lexer<'a> {
+    syn: &'static Syntax,
+    src: &'a [u8],
+    pos: usize,
+    end: usize,
+    tables: &'static LexTables,
+    inner: Option<Box<Lexer<'a>>>,
+}
+
+impl<'a> Lexer<'a> {
+    /// A lexer for `src[start..end]` with the given syntax.
+    pub(crate) fn new(syn: &'static Syntax, src: &'a [u8], start: usize, end: usize) -> Self {
+        let end = end.min(src.len());
         Lexer {
             syn,
             src,
             pos: start.min(end),
             end,
-            kinds,
-            finder: ByteSet::new(&interesting),
-            quote_sets,
+            tables: syn.tables.get_or_init(|| LexTables::new(syn)),
             inner: None,
         }
     }
@@ -158,7 +173,7 @@ impl<'a> Lexer<'a> {
             if self.pos >= self.end {
                 return None;
             }
-            let i = match self.finder.find(&self.src[self.pos..self.end]) {
+            let i = match self.tables.finder.find(&self.src[self.pos..self.end]) {
                 Some(k) => self.pos + k,
                 None => {
                     self.pos = self.end;
@@ -170,7 +185,7 @@ impl<'a> Lexer<'a> {
                 return None;
             }
             let b = self.src[i];
-            let kind = self.kinds[b as usize];
+            let kind = self.tables.kinds[b as usize];
             if kind & K_MARKUP != 0 {
                 match self.markup(i) {
                     MarkupStep::Comment(c) => {
@@ -524,7 +539,7 @@ impl<'a> Lexer<'a> {
     fn string(&self, i: usize, b: u8) -> Option<usize> {
         for (k, s) in self.syn.strings.iter().enumerate() {
             let r = match *s {
-                Str::Quote { q, esc, .. } if q == b => match self.quote_sets.get(k) {
+                Str::Quote { q, esc, .. } if q == b => match self.tables.quote_sets.get(k) {
                     Some(Some(set)) => Some(self.quoted_in(set, i + 1, q, esc)),
                     _ => None,
                 },
@@ -532,7 +547,7 @@ impl<'a> Lexer<'a> {
                     if i > 0 && is_ident(self.src[i - 1]) {
                         return None;
                     }
-                    match self.quote_sets.get(k) {
+                    match self.tables.quote_sets.get(k) {
                         Some(Some(set)) => Some(self.quoted_in(set, i + 1, q, esc)),
                         _ => None,
                     }

@@ -40,7 +40,12 @@ fn extract_markdown_with(
     if !has_tasks && !has_comments {
         return Vec::new();
     }
-    let text = String::from_utf8_lossy(bytes);
+    // `from_utf8` checks ASCII a word at a time; the lossy conversion is
+    // only needed for the rare file that is not UTF-8.
+    let text = match std::str::from_utf8(bytes) {
+        Ok(t) => std::borrow::Cow::Borrowed(t),
+        Err(_) => String::from_utf8_lossy(bytes),
+    };
     let src = text.as_bytes();
     let cands = if has_comments {
         tags.candidates(src, false)
@@ -262,6 +267,10 @@ fn fence_like(rest: &[u8]) -> bool {
 fn task_windows(src: &[u8]) -> Vec<(usize, usize)> {
     let mut restarts: Vec<usize> = vec![0];
     let mut marker_lines: Vec<usize> = Vec::new();
+    // One search over the document rather than one per line; a marker
+    // never spans lines, so the markers inside a line are the same.
+    let markers = task_markers(src);
+    let mut next_marker = 0;
     let mut open = Open::None;
     let mut prev_blank = false;
     let mut ls = 0;
@@ -270,7 +279,10 @@ fn task_windows(src: &[u8]) -> Vec<(usize, usize)> {
         let line = &src[ls..le];
         let blank = line.iter().all(|b| matches!(b, b' ' | b'\t' | b'\r'));
         let (indent, rest) = split_indent(line);
-        if has_task_marker(line) {
+        while markers.get(next_marker).is_some_and(|&m| m < ls) {
+            next_marker += 1;
+        }
+        if markers.get(next_marker).is_some_and(|&m| m < le) {
             marker_lines.push(ls);
         }
         open = match open {
@@ -352,6 +364,27 @@ fn task_windows(src: &[u8]) -> Vec<(usize, usize)> {
 /// `+`, `1.`, `1)`). Files without one cannot contain tasks, so they are not
 /// parsed.
 fn has_task_marker(bytes: &[u8]) -> bool {
+    let mut found = false;
+    for_each_task_marker(bytes, |_| {
+        found = true;
+        false
+    });
+    found
+}
+
+/// Offsets of the task boxes that [`has_task_marker`] looks for, in order.
+fn task_markers(bytes: &[u8]) -> Vec<usize> {
+    let mut out = Vec::new();
+    for_each_task_marker(bytes, |i| {
+        out.push(i);
+        true
+    });
+    out
+}
+
+/// Calls `f` with the offset of each plausible task box, in order, while it
+/// returns true.
+fn for_each_task_marker(bytes: &[u8], mut f: impl FnMut(usize) -> bool) {
     let plausible = |i: usize| {
         let mut j = i;
         while j > 0 && matches!(bytes[j - 1], b' ' | b'\t') {
@@ -360,7 +393,12 @@ fn has_task_marker(bytes: &[u8]) -> bool {
         j < i && j > 0 && matches!(bytes[j - 1], b'-' | b'*' | b'+' | b'.' | b')')
     };
     if let Some(searcher) = TASK_BOXES.as_ref() {
-        return searcher.find_iter(bytes).any(|m| plausible(m.start()));
+        for m in searcher.find_iter(bytes) {
+            if plausible(m.start()) && !f(m.start()) {
+                return;
+            }
+        }
+        return;
     }
     let mut from = 0;
     while let Some(k) = memchr::memchr(b'[', &bytes[from..]) {
@@ -369,11 +407,11 @@ fn has_task_marker(bytes: &[u8]) -> bool {
         if matches!(bytes.get(i + 1), Some(b' ' | b'x' | b'X'))
             && bytes.get(i + 2) == Some(&b']')
             && plausible(i)
+            && !f(i)
         {
-            return true;
+            return;
         }
     }
-    false
 }
 
 /// Vectorised search for `[ ]`, `[x]`, `[X]` (when the CPU supports it).
@@ -445,6 +483,22 @@ mod tests {
             let full = extract_markdown_with(doc.as_bytes(), &tags, opts, true, false);
             let windowed = extract_markdown_with(doc.as_bytes(), &tags, opts, true, true);
             prop_assert_eq!(full, windowed, "{}", doc);
+        }
+
+        /// One search over the document finds a marker on exactly the lines
+        /// where a search of the line alone finds one.
+        #[test]
+        fn document_markers_match_line_markers(lines in prop::collection::vec(prop::sample::select(PIECES), 0..40)) {
+            let doc = lines.join("\n");
+            let bytes = doc.as_bytes();
+            let markers = task_markers(bytes);
+            let mut start = 0;
+            for line in doc.split('\n') {
+                let end = start + line.len();
+                let in_doc = markers.iter().any(|&m| m >= start && m < end);
+                prop_assert_eq!(in_doc, has_task_marker(line.as_bytes()), "{:?}", line);
+                start = end + 1;
+            }
         }
     }
 

@@ -288,6 +288,9 @@ impl Scanner {
                         if cancel.load(Ordering::Relaxed) {
                             return Err(ScanError::Cancelled);
                         }
+                        if i + 1 < total {
+                            prefetch(source.path(i + 1).as_bytes());
+                        }
                         out.push(self.scan_one(source, i, &rules));
                     }
                     let before = done.fetch_add(out.len(), Ordering::Relaxed);
@@ -317,7 +320,7 @@ impl Scanner {
             read_errors: rules.read_errors,
             ..ScanReport::default()
         };
-        let mut with_items: Vec<FileResult> = Vec::new();
+        let mut with_items: Vec<(&str, FileResult)> = Vec::new();
         for r in results.into_iter().flatten() {
             match r.outcome {
                 Outcome::Scanned(n) => {
@@ -335,29 +338,46 @@ impl Scanner {
                 Outcome::ReadError => report.read_errors += 1,
             }
             if !r.items.is_empty() {
-                with_items.push(r);
+                with_items.push((source.path(r.index), r));
             }
         }
-        with_items.sort_by(|a, b| {
-            source
-                .path(a.index)
-                .cmp(source.path(b.index))
-                .then(a.index.cmp(&b.index))
-        });
-        let mut items = Vec::with_capacity(with_items.iter().map(|r| r.items.len()).sum());
-        for r in with_items {
+        // Indices are distinct, so the order is total and an unstable sort
+        // gives the same result as a stable one; the paths are looked up
+        // once rather than in every comparison.
+        with_items.sort_unstable_by(|(pa, a), (pb, b)| pa.cmp(pb).then(a.index.cmp(&b.index)));
+        let mut items = Vec::with_capacity(with_items.iter().map(|(_, r)| r.items.len()).sum());
+        for (_, r) in with_items {
             let base = items.len();
-            for mut it in r.items {
-                it.parent = it.parent.map(|p| p + base);
+            for it in &r.items {
                 match it.kind {
                     crate::ItemKind::Comment => report.comments += 1,
                     crate::ItemKind::Task => report.tasks += 1,
                 }
-                items.push(it);
             }
+            items.extend(r.items.into_iter().map(|mut it| {
+                it.parent = it.parent.map(|p| p + base);
+                it
+            }));
         }
         Ok(ScanOutput { items, report })
     }
+}
+
+/// Asks the CPU to start loading the first bytes of `bytes` into the
+/// cache. The path of the next file is the first thing its scan reads, and
+/// paths live in separate allocations, so without this every file would
+/// start with a cache miss.
+#[inline(always)]
+fn prefetch(bytes: &[u8]) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: SSE is part of the x86-64 baseline; a prefetch is only a hint
+    // and never faults, whatever the address.
+    unsafe {
+        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+        _mm_prefetch::<_MM_HINT_T0>(bytes.as_ptr().cast::<i8>());
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = bytes;
 }
 
 #[cfg(test)]

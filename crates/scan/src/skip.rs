@@ -121,16 +121,22 @@ impl PathRules {
 
     /// The skip reason decided by the path alone, if any.
     pub(crate) fn classify(&self, path: &str) -> Option<Skip> {
-        let mut comps = path.split('/').filter(|c| !c.is_empty()).peekable();
+        // A byte split: paths are short, and `str::split` pays for a
+        // general searcher on every call.
+        let mut comps = path
+            .as_bytes()
+            .split(|&b| b == b'/')
+            .filter(|c| !c.is_empty())
+            .peekable();
         let mut vendored_dir = false;
         let mut generated_dir = false;
         while let Some(c) = comps.next() {
-            if c == ".git" {
+            if c == b".git" {
                 return Some(Skip::Ignored);
             }
             if comps.peek().is_some() {
-                vendored_dir |= self.vendored_dirs.iter().any(|d| d == c);
-                generated_dir |= self.generated_dirs.iter().any(|d| d == c);
+                vendored_dir |= self.vendored_dirs.iter().any(|d| d.as_bytes() == c);
+                generated_dir |= self.generated_dirs.iter().any(|d| d.as_bytes() == c);
             }
         }
         if matches(&self.ignore, path) {
@@ -146,7 +152,7 @@ impl PathRules {
         if LOCK_FILES.contains(&name) || (name.ends_with(".lock") && name.len() > 5) {
             return Some(Skip::Lock);
         }
-        if name.contains(".min.") {
+        if name.as_bytes().windows(5).any(|w| w == b".min.") {
             return Some(Skip::Minified);
         }
         None
