@@ -21,6 +21,9 @@ use todovault_http::auth::BearerTokens;
 
 const TOKEN: &str = "bench-token-0123456789";
 
+/// A named pair of stores the API is measured over.
+type Backend = (&'static str, Arc<dyn JobStore>, Arc<dyn TodoStore>);
+
 fn env_u64(name: &str, default: u64) -> u64 {
     std::env::var(name)
         .ok()
@@ -102,7 +105,7 @@ fn main() {
                 .unwrap_or_else(|e| panic!("{e}")),
         );
         let memory_jobs = Arc::new(MemoryJobStore::new());
-        let backends: [(&str, Arc<dyn JobStore>, Arc<dyn TodoStore>); 2] = [
+        let backends: [Backend; 2] = [
             (
                 "memory store",
                 memory_jobs,
