@@ -36,7 +36,7 @@
 
 #![warn(missing_docs)]
 
-mod lock;
+mod local;
 mod open;
 mod redact;
 mod vault;

@@ -27,7 +27,7 @@ use todovault_core::vault::{
 };
 use todovault_core::{Error, Result, WorkspaceId};
 
-use crate::lock::FileLocks;
+use crate::local::{LocalFolder, LocalWrite};
 use crate::redact::redact;
 
 /// Object metadata naming the workspace a snapshot belongs to.
@@ -64,6 +64,15 @@ pub struct VaultOptions {
     /// answers as usual. Turn it off to never send a body the vault already
     /// holds.
     pub optimistic_create: bool,
+    /// For how many keys a vault in a local folder keeps the file it wrote
+    /// open, with the key's lock file: two open files per key, at most
+    /// (default: a sixteenth of the process's soft limit on open files, at
+    /// most 1,024 keys; 64 where the limit cannot be read). While a key's
+    /// file is still the one this vault wrote (same inode, size and
+    /// modification time; the open file keeps its inode number from being
+    /// reused), the next put there decides without reading the file back
+    /// and reuses the open lock file. 0 keeps nothing open and always reads.
+    pub local_pinned_files: usize,
 }
 
 impl Default for VaultOptions {
@@ -74,8 +83,29 @@ impl Default for VaultOptions {
             retry_backoff: Duration::from_millis(100),
             lock_timeout: Duration::from_secs(30),
             optimistic_create: true,
+            local_pinned_files: default_pinned_files(),
         }
     }
+}
+
+/// The default [`VaultOptions::local_pinned_files`]: a sixteenth of the soft
+/// limit on open files (two per key leaves seven eighths of the limit to the
+/// rest of the process), at most 1,024 keys.
+fn default_pinned_files() -> usize {
+    soft_open_files_limit().map_or(64, |limit| (limit / 16).min(1024))
+}
+
+/// The soft limit on open files, where the system tells it without unsafe
+/// code (Linux's `/proc/self/limits`).
+fn soft_open_files_limit() -> Option<usize> {
+    let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
+    let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
+    let soft = line
+        .trim_start_matches("Max open files")
+        .split_whitespace()
+        .next()?;
+    // "unlimited" parses as nothing: the cap applies.
+    Some(soft.parse().unwrap_or(usize::MAX))
 }
 
 /// What this process last wrote or saw at a key: enough to replace it with a
@@ -137,7 +167,7 @@ pub struct ObjectStoreVault {
     /// Whether the store keeps user metadata; learned from the first write a
     /// store refuses for carrying attributes.
     attributes: AtomicBool,
-    locks: Option<FileLocks>,
+    locks: Option<Arc<LocalFolder>>,
     workspaces: Mutex<HashMap<String, WorkspaceId>>,
     known: Mutex<HashMap<String, Known>>,
 }
@@ -154,10 +184,6 @@ impl fmt::Debug for ObjectStoreVault {
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-fn content_hash(bytes: &[u8]) -> String {
-    blake3::hash(bytes).to_hex().to_string()
 }
 
 fn metadata<'a>(attributes: &'a Attributes, key: &'static str) -> Option<&'a str> {
@@ -224,7 +250,7 @@ impl ObjectStoreVault {
         })?;
         let store = object_store::local::LocalFileSystem::new_with_prefix(&root)
             .map_err(|e| Error::storage(redact(&e.to_string())))?;
-        let locks = FileLocks::new(root.clone());
+        let locks = Arc::new(LocalFolder::new(root.clone()));
         let description = format!("file://{}", root.display());
         let vault = Self::assemble(Arc::new(store), description, Some(locks));
         // LocalFileSystem keeps no user metadata; never offer it any.
@@ -235,7 +261,7 @@ impl ObjectStoreVault {
     pub(crate) fn assemble(
         store: Arc<dyn ObjectStore>,
         description: String,
-        locks: Option<FileLocks>,
+        locks: Option<Arc<LocalFolder>>,
     ) -> Self {
         Self {
             store,
@@ -278,6 +304,9 @@ impl ObjectStoreVault {
     pub fn clear_cache(&self) {
         lock(&self.workspaces).clear();
         lock(&self.known).clear();
+        if let Some(folder) = &self.locks {
+            folder.forget_all();
+        }
     }
 
     fn storage_error(&self, what: &str, key: &str, e: &object_store::Error) -> Error {
@@ -545,58 +574,40 @@ impl ObjectStoreVault {
         )))
     }
 
-    /// A put in a local folder: read, decide and replace under a file lock.
-    async fn put_locked(
+    /// A put in a local folder: look, decide and replace under a file lock
+    /// (see [`crate::local`]). A failed attempt changed nothing (the file is
+    /// replaced by an atomic rename or not at all) and is tried again.
+    async fn put_local(
         &self,
-        locks: &FileLocks,
+        folder: &Arc<LocalFolder>,
         upload: &SnapshotUpload,
-        path: &Path,
-        hash: String,
+        hash: blake3::Hash,
     ) -> Result<PutOutcome> {
-        let name = upload
-            .key
-            .strip_prefix(KEY_PREFIX)
-            .and_then(|k| k.strip_suffix(".json"))
-            .unwrap_or(&upload.key);
-        // The snapshot's file, as LocalFileSystem lays keys out (snapshot
-        // keys are plain ASCII, so no segment needs encoding).
-        let file = upload
-            .key
-            .split('/')
-            .fold(locks.root.clone(), |path, part| path.join(part));
-        let (_held, mut existing) = locks
-            .acquire_and_read(name, file, self.options.lock_timeout)
-            .await?;
+        let write = Arc::new(LocalWrite {
+            create_first: self.may_create_optimistically(upload),
+            upload: upload.clone(),
+            hash,
+            pin_limit: self.options.local_pinned_files,
+        });
         let mut failures = 0u32;
         loop {
-            let outcome = decide_put(upload, existing.as_deref())?;
-            if outcome == PutOutcome::Unchanged {
-                return Ok(outcome);
-            }
-            let options = self.put_options(upload, &hash, PutMode::Overwrite);
-            let payload = PutPayload::from(Bytes::from(upload.bytes.clone()));
-            match self.store.put_opts(path, payload, options).await {
-                Ok(result) => {
-                    self.remember_write(upload, hash, result.into());
-                    return Ok(PutOutcome::Written);
-                }
-                Err(e) => {
-                    tracing::warn!(key = %upload.key, error = %redact(&e.to_string()), "vault write failed; reading back");
-                    match self.read_back(path, &upload.key).await {
-                        Some(Seen::Read { bytes, update }) if bytes == upload.bytes.as_slice() => {
-                            self.remember_write(upload, hash, update);
-                            return Ok(PutOutcome::Written);
-                        }
-                        Some(Seen::Read { bytes, .. }) => existing = Some(bytes.to_vec()),
-                        Some(_) => existing = None,
-                        None => {}
-                    }
+            match folder
+                .put(Arc::clone(&write), self.options.lock_timeout)
+                .await
+            {
+                Err(Error::Storage { detail }) => {
                     failures += 1;
                     if failures >= self.options.max_attempts {
-                        return Err(self.storage_error("writing", &upload.key, &e));
+                        return Err(Error::Storage { detail });
                     }
+                    tracing::warn!(key = %upload.key, error = %detail, "vault write failed; trying again");
                     self.back_off(failures).await;
                 }
+                Ok(outcome) => {
+                    lock(&self.workspaces).insert(upload.key.clone(), upload.workspace_id.clone());
+                    return Ok(outcome);
+                }
+                Err(e) => return Err(e),
             }
         }
     }
@@ -682,14 +693,20 @@ fn snapshot_path(key: &str) -> Result<Path> {
 impl VaultStore for ObjectStoreVault {
     async fn put(&self, upload: &SnapshotUpload) -> Result<PutOutcome> {
         let path = snapshot_path(&upload.key)?;
-        let hash = content_hash(&upload.bytes);
+        let hash = blake3::hash(&upload.bytes);
         let outcome = match &self.locks {
-            Some(locks) => self.put_locked(locks, upload, &path, hash).await,
-            None => self.put_conditional(upload, &path, hash).await,
+            Some(folder) => self.put_local(folder, upload, hash).await,
+            None => {
+                self.put_conditional(upload, &path, hash.to_hex().to_string())
+                    .await
+            }
         };
         if outcome.is_err() {
             // A refused or failed write leaves nothing trustworthy behind.
             lock(&self.known).remove(&upload.key);
+            if let Some(folder) = &self.locks {
+                folder.forget(&upload.key);
+            }
         }
         outcome
     }
@@ -738,10 +755,18 @@ impl VaultStore for ObjectStoreVault {
                 let cache = lock(&self.workspaces);
                 for item in page {
                     let meta = item.map_err(|e| self.storage_error("listing", KEY_PREFIX, &e))?;
-                    let key = meta.location.to_string();
-                    if let Some(ws) = cache.get(&key) {
-                        found.push(listed(key, ws.clone(), &meta));
-                    } else if todo_id_from_key(&key).is_some() {
+                    if let Some(ws) = cache.get(meta.location.as_ref()) {
+                        // The listing's own string becomes the key: no copy.
+                        found.push(SnapshotMeta {
+                            workspace_id: ws.clone(),
+                            size_bytes: meta.size,
+                            updated_at: meta.last_modified,
+                            key: meta.location.into(),
+                        });
+                        continue;
+                    }
+                    let key = meta.location.as_ref().to_owned();
+                    if todo_id_from_key(&key).is_some() {
                         misses.push((key, meta));
                     } else {
                         tracing::warn!(
@@ -767,7 +792,8 @@ impl VaultStore for ObjectStoreVault {
                 }
             }
         }
-        found.sort_by(|a, b| {
+        // Keys are unique, so the order is total and an unstable sort exact.
+        found.sort_unstable_by(|a, b| {
             b.updated_at
                 .cmp(&a.updated_at)
                 .then_with(|| a.key.cmp(&b.key))

@@ -1,7 +1,8 @@
 //! [`JobStore`] on SQLite, and the attempt history.
 //!
-//! Each method is one `BEGIN IMMEDIATE` transaction on the writer
-//! connection (reads use a read connection). A claim is one
+//! Each write runs in a `BEGIN IMMEDIATE` transaction on the writer thread
+//! (in its own savepoint when grouped with other queued writes); a status
+//! poll is a point read on a read connection on the calling thread. A claim is one
 //! `UPDATE … WHERE id = (SELECT … ORDER BY run_at, id LIMIT 1) RETURNING …`;
 //! every write after it is fenced on job id, lease owner, attempt and
 //! `state = 'running'`, and touching no row means the lease was lost. Times
@@ -14,7 +15,7 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
+use rusqlite::{Connection, OptionalExtension, Row, params};
 use todovault_core::document::Timestamp;
 use todovault_core::jobs::{
     AttemptOutcome, AttemptRecord, CANCELLED, Finish, Heartbeat, ImportJob, Inserted, JobState,
@@ -24,7 +25,7 @@ use todovault_core::{Error, ImportJobId, Result, TodoId, WorkspaceId};
 
 use crate::error::StoreResult;
 use crate::schema::now_ms;
-use crate::store::{SqliteStore, checkpoint_passive};
+use crate::store::SqliteStore;
 
 /// The columns every job query returns, in [`read_job`]'s order.
 macro_rules! job_columns {
@@ -182,6 +183,15 @@ fn job_by_id(conn: &Connection, workspace: &str, id: &str) -> StoreResult<Option
     Ok(raw.map(RawJob::into_job).transpose()?)
 }
 
+/// Whether `e` is a duplicate primary key (a job id that is taken).
+fn is_primary_key_violation(e: &rusqlite::Error) -> bool {
+    matches!(
+        e,
+        rusqlite::Error::SqliteFailure(f, _)
+            if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+    )
+}
+
 /// Closes the open attempt `attempt` of `job` with `outcome` at `at`.
 fn end_attempt(
     conn: &Connection,
@@ -207,27 +217,10 @@ impl JobStore for SqliteStore {
         let repo = new.repo_url;
         let max_attempts = i64::from(new.max_attempts.max(1));
         self.write("starting an import job", move |conn| {
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let existing = tx
-                .prepare_cached(concat!(
-                    "SELECT ",
-                    job_columns!(),
-                    " FROM jobs WHERE workspace_id = ?1 AND repo_url = ?2 \
-                      AND state IN ('queued', 'running', 'retry_wait')"
-                ))?
-                .query_row(params![workspace, repo], read_job)
-                .optional()?;
-            if let Some(existing) = existing {
-                return Ok(Inserted::Existing(existing.into_job()?));
-            }
-            let taken = tx
-                .prepare_cached("SELECT 1 FROM jobs WHERE id = ?1")?
-                .query_row([&id], |_| Ok(()))
-                .optional()?;
-            if taken.is_some() {
-                return Err(Error::conflict(format!("import job {id} already exists")).into());
-            }
-            let job = tx
+            // One statement on the common path: the insert yields to an
+            // active import of the same repository (the partial unique
+            // index), and a taken id fails the primary key.
+            let inserted = conn
                 .prepare_cached(concat!(
                     "INSERT INTO jobs (id, workspace_id, todo_id, repo_url, state, progress, \
                      attempt, max_attempts, run_at, cancel_requested, created_at, updated_at) \
@@ -237,13 +230,41 @@ impl JobStore for SqliteStore {
                     now_ms!(),
                     ", ",
                     now_ms!(),
-                    ") RETURNING ",
+                    ") ON CONFLICT (workspace_id, repo_url) \
+                       WHERE state IN ('queued', 'running', 'retry_wait') DO NOTHING \
+                     RETURNING ",
                     job_columns!()
                 ))?
-                .query_row(params![id, workspace, todo, repo, max_attempts], read_job)?
-                .into_job()?;
-            tx.commit()?;
-            Ok(Inserted::Created(job))
+                .query_row(params![id, workspace, todo, repo, max_attempts], read_job)
+                .optional();
+            let id_taken = match inserted {
+                Ok(Some(job)) => return Ok(Inserted::Created(job.into_job()?)),
+                Ok(None) => false,
+                Err(e) if is_primary_key_violation(&e) => true,
+                Err(e) => return Err(e.into()),
+            };
+            // An active import of the repository wins over a taken id, as
+            // in the reference store.
+            let existing = conn
+                .prepare_cached(concat!(
+                    "SELECT ",
+                    job_columns!(),
+                    " FROM jobs WHERE workspace_id = ?1 AND repo_url = ?2 \
+                      AND state IN ('queued', 'running', 'retry_wait')"
+                ))?
+                .query_row(params![workspace, repo], read_job)
+                .optional()?;
+            match existing {
+                Some(existing) => Ok(Inserted::Existing(existing.into_job()?)),
+                None if id_taken => {
+                    Err(Error::conflict(format!("import job {id} already exists")).into())
+                }
+                None => Err(Error::internal(format!(
+                    "inserting import job {id} yielded to an active import of {repo} that \
+                     cannot be found"
+                ))
+                .into()),
+            }
         })
         .await
     }
@@ -251,7 +272,7 @@ impl JobStore for SqliteStore {
     async fn get(&self, workspace: &WorkspaceId, id: &ImportJobId) -> Result<Option<ImportJob>> {
         let workspace = workspace.to_string();
         let id = id.to_string();
-        self.read("reading an import job", move |conn| {
+        self.read_point("reading an import job", move |conn| {
             job_by_id(conn, &workspace, &id)
         })
         .await
@@ -261,8 +282,7 @@ impl JobStore for SqliteStore {
         let worker = worker.to_owned();
         let lease_ms = millis(lease_for);
         self.write("claiming an import job", move |conn| {
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let claimed = tx
+            let claimed = conn
                 .prepare_cached(concat!(
                     "UPDATE jobs SET state = 'running', attempt = attempt + 1, \
                      lease_owner = ?1, lease_expires_at = ",
@@ -280,13 +300,12 @@ impl JobStore for SqliteStore {
             let Some(raw) = claimed else {
                 return Ok(None);
             };
-            tx.prepare_cached(
+            conn.prepare_cached(
                 "INSERT INTO job_attempts (job_id, attempt, worker, claimed_at) \
                  VALUES (?1, ?2, ?3, ?4)",
             )?
             .execute(params![raw.id, raw.attempt, worker, raw.updated_at])?;
             let job = raw.into_job()?;
-            tx.commit()?;
             Ok(Some(job))
         })
         .await
@@ -304,8 +323,7 @@ impl JobStore for SqliteStore {
         let progress = i64::from(progress.min(100));
         let lease_ms = millis(lease_for);
         self.write("renewing a job lease", move |conn| {
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let renewed = tx
+            let renewed = conn
                 .prepare_cached(concat!(
                     "UPDATE jobs SET lease_expires_at = ",
                     now_ms!(),
@@ -320,7 +338,6 @@ impl JobStore for SqliteStore {
                     r.get::<_, i64>(0)
                 })
                 .optional()?;
-            tx.commit()?;
             Ok(match renewed {
                 Some(cancel) => Heartbeat::Renewed {
                     cancel_requested: cancel != 0,
@@ -336,7 +353,6 @@ impl JobStore for SqliteStore {
         let owner = lease.owner.clone();
         let attempt = i64::from(lease.attempt);
         self.write("storing the result of an import attempt", move |conn| {
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             // Every variant is fenced the same way: ?1 id, ?2 owner, ?3 attempt.
             macro_rules! fenced {
                 ($set:expr) => {
@@ -355,15 +371,15 @@ impl JobStore for SqliteStore {
             let ended = |r: &Row<'_>| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?));
             let base = params![id, owner, attempt];
             let row: Ended = match &outcome {
-                Finish::Completed => tx
+                Finish::Completed => conn
                     .prepare_cached(fenced!("state = 'completed', progress = 100, error = NULL"))?
                     .query_row(base, ended)
                     .optional()?,
-                Finish::Failed { error } => tx
+                Finish::Failed { error } => conn
                     .prepare_cached(fenced!("state = 'failed', error = ?4"))?
                     .query_row(params![id, owner, attempt, error], ended)
                     .optional()?,
-                Finish::Retry { error, delay } => tx
+                Finish::Retry { error, delay } => conn
                     .prepare_cached(fenced!(concat!(
                         "error = ?4, \
                          state = CASE WHEN attempt >= max_attempts THEN 'failed' \
@@ -374,11 +390,11 @@ impl JobStore for SqliteStore {
                     )))?
                     .query_row(params![id, owner, attempt, error, millis(*delay)], ended)
                     .optional()?,
-                Finish::Cancelled => tx
+                Finish::Cancelled => conn
                     .prepare_cached(fenced!("state = 'cancelled', error = ?4"))?
                     .query_row(params![id, owner, attempt, CANCELLED], ended)
                     .optional()?,
-                Finish::Released => tx
+                Finish::Released => conn
                     .prepare_cached(fenced!(concat!(
                         "state = 'queued', attempt = max(attempt - 1, 0), run_at = ",
                         now_ms!()
@@ -397,8 +413,7 @@ impl JobStore for SqliteStore {
                 (Finish::Cancelled, _) => AttemptOutcome::Cancelled,
                 (Finish::Released, _) => AttemptOutcome::Released,
             };
-            end_attempt(&tx, &id, attempt, at, how)?;
-            tx.commit()?;
+            end_attempt(conn, &id, attempt, at, how)?;
             Ok(true)
         })
         .await
@@ -412,10 +427,9 @@ impl JobStore for SqliteStore {
         let workspace = workspace.to_string();
         let id = id.to_string();
         self.write("cancelling an import job", move |conn| {
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             // SET expressions all see the row as it was, so `state` below is
             // the state before the cancel.
-            let changed = tx
+            let changed = conn
                 .prepare_cached(concat!(
                     "UPDATE jobs SET \
                        state = CASE WHEN state = 'running' THEN 'running' ELSE 'cancelled' END, \
@@ -433,9 +447,8 @@ impl JobStore for SqliteStore {
                 .optional()?;
             let job = match changed {
                 Some(raw) => Some(raw.into_job()?),
-                None => job_by_id(&tx, &workspace, &id)?,
+                None => job_by_id(conn, &workspace, &id)?,
             };
-            tx.commit()?;
             Ok(job)
         })
         .await
@@ -443,9 +456,8 @@ impl JobStore for SqliteStore {
 
     async fn reap_expired(&self) -> Result<Vec<ImportJobId>> {
         self.write("reaping expired job leases", move |conn| {
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let reaped: Vec<(String, i64, i64)> = {
-                let mut stmt = tx.prepare_cached(concat!(
+                let mut stmt = conn.prepare_cached(concat!(
                     "UPDATE jobs SET \
                        state = CASE WHEN cancel_requested <> 0 THEN 'cancelled' \
                                     WHEN attempt >= max_attempts THEN 'failed' \
@@ -467,13 +479,12 @@ impl JobStore for SqliteStore {
             };
             let mut ids = Vec::with_capacity(reaped.len());
             for (id, attempt, at) in &reaped {
-                end_attempt(&tx, id, *attempt, *at, AttemptOutcome::Lost)?;
+                end_attempt(conn, id, *attempt, *at, AttemptOutcome::Lost)?;
                 ids.push(
                     id.parse::<ImportJobId>()
                         .map_err(|e| corrupt(id, format!("bad job id: {e}")))?,
                 );
             }
-            tx.commit()?;
             Ok(ids)
         })
         .await
@@ -482,24 +493,24 @@ impl JobStore for SqliteStore {
     async fn prune(&self, older_than: Duration, limit: usize) -> Result<u64> {
         let age_ms = millis(older_than);
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        self.write("pruning finished import jobs", move |conn| {
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let deleted = tx
-                .prepare_cached(concat!(
-                    "DELETE FROM jobs WHERE id IN (SELECT id FROM jobs \
-                       WHERE state IN ('completed', 'failed', 'cancelled') AND updated_at < ",
-                    now_ms!(),
-                    " - ?1 ORDER BY updated_at LIMIT ?2)"
-                ))?
-                .execute(params![age_ms, limit])?;
-            tx.commit()?;
-            // Deleting in batches keeps the pages for reuse (no VACUUM); the
-            // checkpoint keeps the write-ahead log from growing meanwhile.
-            if let Err(e) = checkpoint_passive(conn) {
-                tracing::warn!(error = %e, "WAL checkpoint after pruning failed");
-            }
-            Ok(deleted as u64)
-        })
-        .await
+        let deleted = self
+            .write("pruning finished import jobs", move |conn| {
+                let deleted = conn
+                    .prepare_cached(concat!(
+                        "DELETE FROM jobs WHERE id IN (SELECT id FROM jobs \
+                           WHERE state IN ('completed', 'failed', 'cancelled') AND updated_at < ",
+                        now_ms!(),
+                        " - ?1 ORDER BY updated_at LIMIT ?2)"
+                    ))?
+                    .execute(params![age_ms, limit])?;
+                Ok(deleted as u64)
+            })
+            .await?;
+        // Deleting in batches keeps the pages for reuse (no VACUUM); the
+        // checkpoint keeps the write-ahead log from growing meanwhile.
+        if let Err(e) = self.checkpoint().await {
+            tracing::warn!(error = %e, "WAL checkpoint after pruning failed");
+        }
+        Ok(deleted)
     }
 }

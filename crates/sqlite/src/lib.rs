@@ -27,8 +27,10 @@
 //!   Every operation is one transaction, so a crash leaves either all of it
 //!   or none of it.
 //! - **No "database is locked".** Inside a process all writes go through
-//!   one connection behind an async mutex, run on tokio's blocking pool;
-//!   reads use separate read connections, which WAL never blocks. Between
+//!   one connection owned by a writer thread, fed through a channel (writes
+//!   queued together commit together, each in its own savepoint); reads use
+//!   separate read connections, which WAL never blocks, and status polls run
+//!   on them directly on the calling thread. Between
 //!   processes every write transaction starts with `BEGIN IMMEDIATE` and
 //!   waits out the other writer with the busy timeout.
 //! - **Leases on the database's clock.** Lease expiry, `run_at` and every
@@ -55,6 +57,7 @@ mod jobs;
 mod schema;
 mod store;
 mod todos;
+mod writer;
 
 pub use schema::SCHEMA_VERSION;
 pub use store::{Checkpoint, Settings, SqliteOptions, SqliteStore, Synchronous};

@@ -2,15 +2,17 @@
 //! work on the writer connection or a read connection without blocking the
 //! async runtime.
 //!
-//! One writer connection per store sits behind an async mutex: writers in
-//! this process queue fairly without holding threads, and each write runs on
-//! tokio's blocking pool. Status polls and document reads go to a small pool
-//! of read connections, which WAL lets read while the writer writes. Other
+//! One writer connection per store is owned by its writer thread
+//! ([`crate::writer`]): writes in this process queue on a channel in arrival
+//! order without holding async threads, and writes queued together commit
+//! together. Status polls are served from a small pool of read connections
+//! directly on the calling thread (a primary-key lookup that WAL never makes
+//! wait); longer reads go to the same pool on tokio's blocking pool. Other
 //! processes are serialized by SQLite's file locks: every write transaction
 //! is `BEGIN IMMEDIATE`, and the busy timeout absorbs the wait.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, OpenFlags};
@@ -19,6 +21,7 @@ use tokio::sync::Semaphore;
 
 use crate::error::{ErrorContext, StoreError, StoreResult, is_busy};
 use crate::schema;
+use crate::writer::{self, Request, TxJob};
 
 /// The oldest SQLite whose features the schema and statements use.
 const MIN_SQLITE_VERSION: i32 = 3_037_000;
@@ -135,8 +138,24 @@ pub(crate) struct Inner {
     pub(crate) options: SqliteOptions,
     settings: Settings,
     location: Location,
-    writer: Arc<tokio::sync::Mutex<Connection>>,
+    /// Requests for the writer thread; `None` only while dropping.
+    writer: Option<mpsc::Sender<Request>>,
+    writer_thread: Option<std::thread::JoinHandle<()>>,
     readers: Option<Arc<ReaderPool>>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // Closing the channel ends the writer thread; waiting for it closes
+        // the connection before the store is gone, as a caller dropping the
+        // store expects (another store may open the file next).
+        drop(self.writer.take());
+        if let Some(thread) = self.writer_thread.take()
+            && thread.thread().id() != std::thread::current().id()
+        {
+            let _ = thread.join();
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -211,6 +230,17 @@ impl SqliteStore {
             }
             _ => None,
         };
+        let (sender, requests) = mpsc::channel();
+        let writer_ctx = ctx.clone();
+        let writer_thread = std::thread::Builder::new()
+            .name("todovault-sqlite-writer".to_owned())
+            .spawn(move || writer::run(writer, requests, writer_ctx))
+            .map_err(|e| {
+                Error::storage(format!(
+                    "cannot start the writer thread for the SQLite database {}: {e}",
+                    ctx.path
+                ))
+            })?;
         tracing::debug!(path = %ctx.path, ?settings, "SQLite store opened");
         Ok(Self {
             inner: Arc::new(Inner {
@@ -218,7 +248,8 @@ impl SqliteStore {
                 options,
                 settings,
                 location,
-                writer: Arc::new(tokio::sync::Mutex::new(writer)),
+                writer: Some(sender),
+                writer_thread: Some(writer_thread),
                 readers,
             }),
         })
@@ -251,25 +282,60 @@ impl SqliteStore {
     ///
     /// [`JobStore::prune`]: todovault_core::JobStore::prune
     pub async fn checkpoint(&self) -> Result<Checkpoint> {
-        self.write("checkpointing the write-ahead log", |conn| {
+        self.write_solo("checkpointing the write-ahead log", |conn| {
             Ok(checkpoint_passive(conn)?)
         })
         .await
     }
 
-    /// Runs `work` on the writer connection, on the blocking pool.
+    /// Runs `work` inside a `BEGIN IMMEDIATE` transaction on the writer
+    /// thread, possibly together with other queued writes (each in its own
+    /// savepoint). `work` must not commit or roll back; returning an error
+    /// undoes everything it wrote. It may run more than once if its group
+    /// had to be retried write by write, each time from a clean state.
     pub(crate) async fn write<T, F>(&self, what: &'static str, work: F) -> Result<T>
+    where
+        F: FnMut(&Connection) -> StoreResult<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        self.send(
+            what,
+            Request::Tx(Box::new(TxJob {
+                what,
+                work,
+                result: None,
+                reply,
+            })),
+        )?;
+        answer.await.unwrap_or_else(|_| Err(writer_stopped(what)))
+    }
+
+    /// Runs `work` alone on the writer connection, outside any transaction
+    /// the writer opens (for a checkpoint, or a read when there are no read
+    /// connections).
+    pub(crate) async fn write_solo<T, F>(&self, what: &'static str, work: F) -> Result<T>
     where
         F: FnOnce(&mut Connection) -> StoreResult<T> + Send + 'static,
         T: Send + 'static,
     {
-        let guard = Arc::clone(&self.inner.writer).lock_owned().await;
+        let (reply, answer) = tokio::sync::oneshot::channel();
         let ctx = self.inner.ctx.clone();
-        run_blocking(what, move || {
-            let mut conn = guard;
-            work(&mut conn).map_err(|e| e.into_error(&ctx, what))
-        })
-        .await
+        self.send(
+            what,
+            Request::Solo(Box::new(move |conn| {
+                let _ = reply.send(work(conn).map_err(|e| e.into_error(&ctx, what)));
+            })),
+        )?;
+        answer.await.unwrap_or_else(|_| Err(writer_stopped(what)))
+    }
+
+    fn send(&self, what: &'static str, request: Request) -> Result<()> {
+        self.inner
+            .writer
+            .as_ref()
+            .and_then(|w| w.send(request).ok())
+            .ok_or_else(|| writer_stopped(what))
     }
 
     /// Runs `work` on a read connection (or the writer when there are none).
@@ -279,7 +345,7 @@ impl SqliteStore {
         T: Send + 'static,
     {
         let Some(pool) = &self.inner.readers else {
-            return self.write(what, move |conn| work(conn)).await;
+            return self.write_solo(what, move |conn| work(conn)).await;
         };
         let permit = Arc::clone(&pool.permits)
             .acquire_owned()
@@ -294,6 +360,83 @@ impl SqliteStore {
             result
         })
         .await
+    }
+}
+
+impl SqliteStore {
+    /// Runs a short point read (a primary-key lookup such as a status poll)
+    /// on a read connection directly on the calling thread, which is
+    /// cheaper than the hop to the blocking pool by an order of magnitude.
+    ///
+    /// In WAL mode a reader never waits for a writer, so the lookup takes
+    /// microseconds; to keep it that way on an async worker thread it runs
+    /// with no busy handler, and in the rare moments when SQLite does ask a
+    /// reader to wait (another process recovering the log after a crash, or
+    /// closing the last connection) it is run again on the blocking pool
+    /// with the full busy timeout. Waiting for a free read connection is an
+    /// async wait, never a blocked thread.
+    pub(crate) async fn read_point<T, F>(&self, what: &'static str, work: F) -> Result<T>
+    where
+        F: Fn(&Connection) -> StoreResult<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        let Some(pool) = &self.inner.readers else {
+            return self.write_solo(what, move |conn| work(conn)).await;
+        };
+        let permit = Arc::clone(&pool.permits)
+            .acquire_owned()
+            .await
+            .map_err(|_| Error::internal("the SQLite read pool was closed"))?;
+        // A connection lost to a panic is reopened on the blocking pool,
+        // since opening does I/O and may wait.
+        let Some(conn) = pool.lock().pop() else {
+            drop(permit);
+            return self.read(what, move |conn| work(conn)).await;
+        };
+        let first = without_waiting(&conn, pool.options.busy_timeout, &work);
+        match first {
+            Err(StoreError::Sql(e)) if is_busy(&e) => {
+                let pool = Arc::clone(pool);
+                run_blocking(what, move || {
+                    let _permit = permit;
+                    let result = work(&conn).map_err(|e| e.into_error(&pool.ctx, what));
+                    pool.put(conn);
+                    result
+                })
+                .await
+            }
+            other => {
+                pool.put(conn);
+                drop(permit);
+                other.map_err(|e| e.into_error(&pool.ctx, what))
+            }
+        }
+    }
+}
+
+/// The writer thread is gone (it only stops when the store is dropped, or
+/// after a panic it could not contain).
+fn writer_stopped(what: &str) -> Error {
+    Error::internal(format!(
+        "the SQLite writer thread stopped unexpectedly while {what}"
+    ))
+}
+
+/// Runs `work` on `conn` with its busy handler off, then puts
+/// `busy_timeout` back.
+fn without_waiting<T>(
+    conn: &Connection,
+    busy_timeout: Duration,
+    work: &impl Fn(&Connection) -> StoreResult<T>,
+) -> StoreResult<T> {
+    let timeout = conn.busy_timeout(Duration::ZERO).err();
+    let result = work(conn);
+    // Setting the busy timeout only fails on a closed connection, which
+    // `work` would have reported already.
+    let restored = conn.busy_timeout(busy_timeout);
+    match (timeout, restored, result) {
+        (Some(e), _, _) | (None, Err(e), Ok(_)) => Err(e.into()),
+        (None, _, result) => result,
     }
 }
 

@@ -9,7 +9,7 @@
 //! [`SqliteOptions::history_limit`]: crate::SqliteOptions::history_limit
 
 use async_trait::async_trait;
-use rusqlite::{OptionalExtension, TransactionBehavior, params};
+use rusqlite::{OptionalExtension, params};
 use todovault_core::todos::{check_put, version_conflict};
 use todovault_core::{Error, MasterTodo, Result, TodoStore, WorkspaceId};
 
@@ -63,8 +63,7 @@ impl TodoStore for SqliteStore {
         let todo_id = doc.id.to_string();
         let keep = i64::try_from(self.inner.options.history_limit).unwrap_or(i64::MAX);
         self.write("storing a Master TODO", move |conn| {
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let actual: Option<i64> = tx
+            let actual: Option<i64> = conn
                 .prepare_cached("SELECT version FROM todos WHERE workspace_id = ?1")?
                 .query_row([&workspace], |r| r.get(0))
                 .optional()?;
@@ -73,7 +72,7 @@ impl TodoStore for SqliteStore {
                 return Err(version_conflict(&workspace_id, expected_version, actual_u64).into());
             }
             if actual.is_some() {
-                tx.prepare_cached(concat!(
+                conn.prepare_cached(concat!(
                     "INSERT INTO todo_history \
                        (workspace_id, version, todo_id, document, replaced_at) \
                      SELECT workspace_id, version, todo_id, document, ",
@@ -81,21 +80,21 @@ impl TodoStore for SqliteStore {
                     " FROM todos WHERE workspace_id = ?1"
                 ))?
                 .execute([&workspace])?;
-                tx.prepare_cached(concat!(
+                conn.prepare_cached(concat!(
                     "UPDATE todos SET todo_id = ?2, version = ?3, document = ?4, updated_at = ",
                     now_ms!(),
                     " WHERE workspace_id = ?1"
                 ))?
                 .execute(params![workspace, todo_id, version, json])?;
                 // Keep the newest `keep` replaced versions.
-                tx.prepare_cached(
+                conn.prepare_cached(
                     "DELETE FROM todo_history WHERE workspace_id = ?1 AND version <= \
                        (SELECT version FROM todo_history WHERE workspace_id = ?1 \
                         ORDER BY version DESC LIMIT 1 OFFSET ?2)",
                 )?
                 .execute(params![workspace, keep])?;
             } else {
-                tx.prepare_cached(concat!(
+                conn.prepare_cached(concat!(
                     "INSERT INTO todos (workspace_id, todo_id, version, document, updated_at) \
                      VALUES (?1, ?2, ?3, ?4, ",
                     now_ms!(),
@@ -103,7 +102,6 @@ impl TodoStore for SqliteStore {
                 ))?
                 .execute(params![workspace, todo_id, version, json])?;
             }
-            tx.commit()?;
             Ok(())
         })
         .await

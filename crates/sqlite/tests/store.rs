@@ -657,3 +657,187 @@ async fn a_lock_held_elsewhere_is_waited_out_or_reported_clearly() {
         .join()
         .unwrap_or_else(|_| panic!("lock holder panicked"));
 }
+
+/// Writes queued at the same moment share one transaction on the writer
+/// thread, each in its own savepoint: every one must still succeed or fail
+/// on its own, and what was answered as stored must be stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_queued_together_succeed_or_fail_one_by_one() {
+    let dir = temp_dir();
+    let store = Arc::new(open(&dir.path().join("group.db")));
+    let ws = unique_workspace("group");
+    let first = match store
+        .insert(new_job(&ws, "https://example.com/dup.git", 3))
+        .await
+        .unwrap_or_else(|e| panic!("first insert: {e}"))
+    {
+        Inserted::Created(job) => job,
+        Inserted::Existing(job) => panic!("fresh database deduped to {}", job.id),
+    };
+    let doc = sample_document(&ws, 1);
+    store
+        .put(&doc, None)
+        .await
+        .unwrap_or_else(|e| panic!("first put: {e}"));
+
+    for round in 0..5 {
+        let mut tasks = Vec::new();
+        for i in 0..60usize {
+            let (store, ws, doc, first_id) =
+                (Arc::clone(&store), ws.clone(), doc.clone(), first.id);
+            tasks.push(tokio::spawn(async move {
+                match i % 4 {
+                    // A new import: created.
+                    0 => match store
+                        .insert(new_job(
+                            &ws,
+                            &format!("https://example.com/{round}/{i}.git"),
+                            3,
+                        ))
+                        .await
+                    {
+                        Ok(Inserted::Created(job)) => format!("created {}", job.id),
+                        other => panic!("new import {i}: {other:?}"),
+                    },
+                    // The same repository as an active job: deduplicated.
+                    1 => match store
+                        .insert(new_job(&ws, "https://example.com/dup.git", 3))
+                        .await
+                    {
+                        Ok(Inserted::Existing(job)) if job.id == first_id => "existing".into(),
+                        other => panic!("duplicate import {i}: {other:?}"),
+                    },
+                    // A job id that is taken: refused, nothing stored.
+                    2 => {
+                        let mut job = new_job(
+                            &ws,
+                            &format!("https://example.com/taken/{round}/{i}.git"),
+                            3,
+                        );
+                        job.id = first_id;
+                        match store.insert(job).await {
+                            Err(Error::Conflict { .. }) => "taken".into(),
+                            other => panic!("taken id {i}: {other:?}"),
+                        }
+                    }
+                    // Compare-and-set races: exactly one wins per round.
+                    _ => {
+                        let mut next = doc.clone();
+                        next.version = round + 2;
+                        match store.put(&next, Some(round + 1)).await {
+                            Ok(()) => "put".into(),
+                            Err(Error::Conflict { .. }) => "stale".into(),
+                            Err(e) => panic!("put {i}: {e}"),
+                        }
+                    }
+                }
+            }));
+        }
+        let mut created = Vec::new();
+        let mut puts = 0;
+        for t in tasks {
+            let outcome = t.await.unwrap_or_else(|e| panic!("task: {e}"));
+            if let Some(id) = outcome.strip_prefix("created ") {
+                created.push(id.to_owned());
+            }
+            puts += usize::from(outcome == "put");
+        }
+        assert_eq!(created.len(), 15, "round {round}: every new import created");
+        assert_eq!(puts, 1, "round {round}: exactly one compare-and-set won");
+        for id in &created {
+            let id = id.parse().unwrap_or_else(|e| panic!("job id {id}: {e}"));
+            let job = JobStore::get(&*store, &ws, &id)
+                .await
+                .unwrap_or_else(|e| panic!("get {id}: {e}"));
+            assert!(
+                job.is_some(),
+                "job {id} was answered as created but is not stored"
+            );
+        }
+    }
+    let current = TodoStore::get(&*store, &ws)
+        .await
+        .unwrap_or_else(|e| panic!("get document: {e}"))
+        .unwrap_or_else(|| panic!("no document"));
+    assert_eq!(current.version, 6);
+    let history = store
+        .history(&ws, 10)
+        .await
+        .unwrap_or_else(|e| panic!("history: {e}"));
+    assert_eq!(
+        history.iter().map(|d| d.version).collect::<Vec<_>>(),
+        vec![5, 4, 3, 2, 1]
+    );
+    let jobs: i64 = raw(&dir.path().join("group.db"))
+        .query_row("SELECT count(*) FROM jobs", [], |r| r.get(0))
+        .unwrap_or_else(|e| panic!("count: {e}"));
+    assert_eq!(jobs, 1 + 5 * 15, "nothing refused was stored");
+}
+
+/// A write that fills the database while queued with others fails alone:
+/// every other write is answered with what really happened to it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_that_fills_the_database_fails_alone_in_a_group() {
+    let dir = temp_dir();
+    let path = dir.path().join("small-group.db");
+    let store = Arc::new(open_with(
+        &path,
+        SqliteOptions {
+            max_size_bytes: Some(256 * 1024),
+            ..SqliteOptions::default()
+        },
+    ));
+    let ws = unique_workspace("small-group");
+    let doc = sample_document(&ws, 1);
+    store
+        .put(&doc, None)
+        .await
+        .unwrap_or_else(|e| panic!("first put: {e}"));
+    let mut tasks = Vec::new();
+    for i in 0..80usize {
+        let (store, ws, doc) = (Arc::clone(&store), ws.clone(), doc.clone());
+        tasks.push(tokio::spawn(async move {
+            if i % 10 == 5 {
+                // Far over the limit on its own.
+                let mut big = doc;
+                big.version = 2;
+                big.project_context = "x".repeat(512 * 1024);
+                match store.put(&big, Some(1)).await {
+                    Err(Error::Storage { detail }) if detail.contains("is full") => None,
+                    other => panic!("oversized put: {other:?}"),
+                }
+            } else {
+                let job = new_job(&ws, &format!("https://example.com/small/{i}.git"), 3);
+                let id = job.id;
+                match store.insert(job).await {
+                    Ok(Inserted::Created(_)) => Some(id),
+                    other => panic!("small insert {i}: {other:?}"),
+                }
+            }
+        }));
+    }
+    let mut created = Vec::new();
+    for t in tasks {
+        if let Some(id) = t.await.unwrap_or_else(|e| panic!("task: {e}")) {
+            created.push(id);
+        }
+    }
+    assert_eq!(created.len(), 72, "every small insert fits and was created");
+    for id in &created {
+        assert!(
+            JobStore::get(&*store, &ws, id)
+                .await
+                .unwrap_or_else(|e| panic!("get {id}: {e}"))
+                .is_some(),
+            "job {id} was answered as created but is not stored"
+        );
+    }
+    let current = TodoStore::get(&*store, &ws)
+        .await
+        .unwrap_or_else(|e| panic!("get document: {e}"));
+    assert_eq!(current, Some(doc), "the oversized puts changed nothing");
+    let integrity: String = raw(&path)
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap_or_else(|e| panic!("integrity_check: {e}"));
+    assert_eq!(integrity, "ok");
+}

@@ -155,3 +155,78 @@ async fn readers_never_see_a_partial_document() {
         .unwrap_or_else(|_| panic!("the reader panicked"));
     assert!(reads > 0, "the reader read while the writer wrote");
 }
+
+/// A vault decides from memory only while the key's file is the one it
+/// wrote: a write by another vault on the same folder (same size, written
+/// within the same clock tick or not) is noticed, and an older or equal
+/// version is still refused on the stored bytes.
+#[tokio::test]
+async fn a_vault_notices_writes_by_another_vault_on_the_folder() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("temp dir: {e}"));
+    let host_a = ObjectStoreVault::local(dir.path()).unwrap_or_else(|e| panic!("local: {e}"));
+    let host_b = ObjectStoreVault::local(dir.path()).unwrap_or_else(|e| panic!("local: {e}"));
+    let doc = fresh_document("pins", 1);
+    let key = upload_of(&doc).key;
+    put_written(&host_a, &upload_of(&doc)).await;
+    put_written(&host_a, &upload_of(&bump(&doc, 2, "a-2"))).await;
+    // Host B replaces it with version 3, of the very same length.
+    let b3 = upload_of(&bump(&doc, 3, "b-3"));
+    put_written(&host_b, &b3).await;
+    for (version, note) in [(3, "a-3"), (2, "a-2")] {
+        let stale = upload_of(&bump(&doc, version, note));
+        assert_eq!(stale.bytes.len(), b3.bytes.len(), "same length on purpose");
+        let refused = host_a.put(&stale).await;
+        assert!(
+            matches!(refused, Err(Error::Conflict { .. })),
+            "version {version} from host A must not replace B's version 3: {refused:?}"
+        );
+        let held = host_b
+            .get(&key)
+            .await
+            .unwrap_or_else(|e| panic!("get: {e}"))
+            .unwrap_or_else(|| panic!("the snapshot vanished"));
+        assert_eq!(held.bytes, b3.bytes, "B's version 3 stays whole");
+    }
+    // B's bytes again are unchanged for A too; A's newer version lands.
+    assert_eq!(
+        host_a.put(&b3).await.unwrap_or_else(|e| panic!("put: {e}")),
+        todovault_core::vault::PutOutcome::Unchanged
+    );
+    put_written(&host_a, &upload_of(&bump(&doc, 4, "a-4"))).await;
+    // Now B's memory is stale: its next version is decided on A's bytes.
+    let refused = host_b.put(&upload_of(&bump(&doc, 4, "b-4"))).await;
+    assert!(
+        matches!(refused, Err(Error::Conflict { .. })),
+        "B's version 4 must not replace A's version 4: {refused:?}"
+    );
+    put_written(&host_b, &upload_of(&bump(&doc, 5, "b-5"))).await;
+}
+
+/// With nothing kept open the vault reads every file before replacing it,
+/// and keeps the same guarantees.
+#[tokio::test]
+async fn a_vault_that_keeps_no_files_open_reads_before_each_replace() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("temp dir: {e}"));
+    let options = todovault_object_store::VaultOptions {
+        local_pinned_files: 0,
+        ..Default::default()
+    };
+    let vault = ObjectStoreVault::local(dir.path())
+        .unwrap_or_else(|e| panic!("local: {e}"))
+        .with_options(options);
+    todovault_core::testkit::vault_store_suite(Arc::new(vault)).await;
+    let other = ObjectStoreVault::local(dir.path())
+        .unwrap_or_else(|e| panic!("local: {e}"))
+        .with_options(todovault_object_store::VaultOptions {
+            local_pinned_files: 0,
+            ..Default::default()
+        });
+    let doc = fresh_document("no-pins", 1);
+    put_written(&other, &upload_of(&doc)).await;
+    put_written(&other, &upload_of(&bump(&doc, 2, "two"))).await;
+    let refused = other.put(&upload_of(&bump(&doc, 2, "other"))).await;
+    assert!(
+        matches!(refused, Err(Error::Conflict { .. })),
+        "an equal version with other bytes is refused: {refused:?}"
+    );
+}

@@ -142,6 +142,17 @@ pub fn http(port: u16, method: &str, target: &str, headers: &[(&str, String)]) -
     (status, body)
 }
 
+/// moto's server (as `python -m moto.server` builds it), handling one
+/// request at a time. Arguments: host, port.
+pub const MOTO_ONE_AT_A_TIME: &str = "\
+import os, sys
+from werkzeug.serving import run_simple
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+host, port = sys.argv[1], int(sys.argv[2])
+os.environ.setdefault('MOTO_PORT', str(port))
+run_simple(host, port, DomainDispatcherApplication(create_backend_app), threaded=False, request_handler=MotoRequestHandler)
+";
+
 /// moto in server mode.
 pub struct Moto {
     /// The process.
@@ -160,14 +171,11 @@ impl Moto {
         }
         let port = free_port();
         let mut command = Command::new(python);
-        command.args([
-            "-m",
-            "moto.server",
-            "-H",
-            "127.0.0.1",
-            "-p",
-            &port.to_string(),
-        ]);
+        // moto checks If-Match / If-None-Match and then writes without a lock,
+        // so two racing conditional PUTs can both succeed on its threaded
+        // server (real S3 decides them atomically). Served one request at a
+        // time, its conditional writes are atomic like S3's.
+        command.args(["-c", MOTO_ONE_AT_A_TIME, "127.0.0.1", &port.to_string()]);
         Moto {
             server: Server::spawn("moto", command, port),
         }
