@@ -35,8 +35,8 @@ use crate::error::Error;
 use crate::extract::{Extractor, WorkItem, WorkItemKind};
 use crate::ids::{EntryId, ImportJobId, TodoId, WorkspaceId};
 use crate::jobs::{
-    AttemptOutcome, AttemptRecord, Finish, Heartbeat, Inserted, JobState, JobStore, NewJob,
-    WORKER_LOST,
+    AttemptOutcome, AttemptRecord, Finish, Heartbeat, ImportJob, Inserted, JobState, JobStore,
+    Lease, NewJob, WORKER_LOST,
 };
 use crate::memory::MemoryVaultStore;
 use crate::orchestrator::Orchestrator;
@@ -271,6 +271,27 @@ pub fn check_completed_attempts(
     Ok(())
 }
 
+/// Inserts a job that must be new and returns it.
+async fn insert_new(
+    store: &dyn JobStore,
+    ws: &WorkspaceId,
+    repo: &str,
+    max_attempts: u32,
+) -> ImportJob {
+    store
+        .insert(new_job(ws, repo, max_attempts))
+        .await
+        .unwrap_or_else(|e| panic!("insert {repo}: {e}"))
+        .job()
+        .clone()
+}
+
+/// The lease of a job this worker just claimed.
+fn lease_of(job: &ImportJob) -> Lease {
+    job.lease()
+        .unwrap_or_else(|| panic!("claimed job {} has no lease", job.id))
+}
+
 const SHORT_LEASE: Duration = Duration::from_millis(400);
 const LONG_LEASE: Duration = Duration::from_secs(60);
 
@@ -414,12 +435,7 @@ async fn job_insert_get_and_dedup(store: &dyn JobStore) {
 
 async fn job_claim_heartbeat_finish(store: &dyn JobStore) {
     let ws = unique_workspace("jobs-claim");
-    let job = store
-        .insert(new_job(&ws, "https://example.com/c.git", 3))
-        .await
-        .unwrap_or_else(|e| panic!("{e}"))
-        .job()
-        .clone();
+    let job = insert_new(store, &ws, "https://example.com/c.git", 3).await;
     let claimed = claim_one(store, "w1", LONG_LEASE, job.id).await;
     assert_eq!(claimed.state, JobState::Running);
     assert_eq!(claimed.attempt, 1, "claim starts attempt 1");
@@ -428,7 +444,7 @@ async fn job_claim_heartbeat_finish(store: &dyn JobStore) {
         claimed.lease_expires_at.is_some_and(|t| t > now_millis()),
         "lease in the future"
     );
-    let lease = claimed.lease().unwrap_or_else(|| panic!("no lease"));
+    let lease = lease_of(&claimed);
 
     let hb = store
         .heartbeat(&lease, 40, LONG_LEASE)
@@ -490,14 +506,9 @@ async fn job_claim_heartbeat_finish(store: &dyn JobStore) {
 
 async fn job_fencing(store: &dyn JobStore) {
     let ws = unique_workspace("jobs-fence");
-    let job = store
-        .insert(new_job(&ws, "https://example.com/f.git", 3))
-        .await
-        .unwrap_or_else(|e| panic!("{e}"))
-        .job()
-        .clone();
+    let job = insert_new(store, &ws, "https://example.com/f.git", 3).await;
     let claimed = claim_one(store, "owner", LONG_LEASE, job.id).await;
-    let lease = claimed.lease().unwrap_or_else(|| panic!("no lease"));
+    let lease = lease_of(&claimed);
     let mut wrong_owner = lease.clone();
     wrong_owner.owner = "intruder".into();
     let mut wrong_attempt = lease.clone();
@@ -561,14 +572,9 @@ async fn job_fencing(store: &dyn JobStore) {
 
 async fn job_retry_and_attempt_bound(store: &dyn JobStore) {
     let ws = unique_workspace("jobs-retry");
-    let job = store
-        .insert(new_job(&ws, "https://example.com/r.git", 2))
-        .await
-        .unwrap_or_else(|e| panic!("{e}"))
-        .job()
-        .clone();
+    let job = insert_new(store, &ws, "https://example.com/r.git", 2).await;
     let first = claim_one(store, "w", LONG_LEASE, job.id).await;
-    let lease = first.lease().unwrap_or_else(|| panic!("no lease"));
+    let lease = lease_of(&first);
     let retry = Finish::Retry {
         error: "network down".into(),
         delay: Duration::from_millis(300),
@@ -599,7 +605,7 @@ async fn job_retry_and_attempt_bound(store: &dyn JobStore) {
         .unwrap_or_else(|e| panic!("{e}"))
     {
         assert_ne!(other.id, job.id, "a job was claimed before its run_at");
-        let l = other.lease().unwrap_or_else(|| panic!("no lease"));
+        let l = lease_of(&other);
         store
             .finish(&l, Finish::Released)
             .await
@@ -608,7 +614,7 @@ async fn job_retry_and_attempt_bound(store: &dyn JobStore) {
     tokio::time::sleep(Duration::from_millis(350)).await;
     let second = claim_one(store, "w", LONG_LEASE, job.id).await;
     assert_eq!(second.attempt, 2);
-    let lease = second.lease().unwrap_or_else(|| panic!("no lease"));
+    let lease = lease_of(&second);
     assert!(
         store
             .finish(&lease, retry)
@@ -631,12 +637,7 @@ async fn job_retry_and_attempt_bound(store: &dyn JobStore) {
 
 async fn job_cancel(store: &dyn JobStore) {
     let ws = unique_workspace("jobs-cancel");
-    let queued = store
-        .insert(new_job(&ws, "https://example.com/q.git", 3))
-        .await
-        .unwrap_or_else(|e| panic!("{e}"))
-        .job()
-        .clone();
+    let queued = insert_new(store, &ws, "https://example.com/q.git", 3).await;
     let after = store
         .request_cancel(&ws, &queued.id)
         .await
@@ -651,14 +652,9 @@ async fn job_cancel(store: &dyn JobStore) {
     assert_eq!(status.status, crate::api::WireJobStatus::Failed);
     assert_eq!(status.error, "cancelled");
 
-    let running = store
-        .insert(new_job(&ws, "https://example.com/run.git", 3))
-        .await
-        .unwrap_or_else(|e| panic!("{e}"))
-        .job()
-        .clone();
+    let running = insert_new(store, &ws, "https://example.com/run.git", 3).await;
     let claimed = claim_one(store, "w", LONG_LEASE, running.id).await;
-    let lease = claimed.lease().unwrap_or_else(|| panic!("no lease"));
+    let lease = lease_of(&claimed);
     let flagged = store
         .request_cancel(&ws, &running.id)
         .await
@@ -714,14 +710,9 @@ async fn job_cancel(store: &dyn JobStore) {
 
 async fn job_lease_expires_mid_job(store: &dyn JobStore) {
     let ws = unique_workspace("jobs-expire");
-    let job = store
-        .insert(new_job(&ws, "https://example.com/e.git", 2))
-        .await
-        .unwrap_or_else(|e| panic!("{e}"))
-        .job()
-        .clone();
+    let job = insert_new(store, &ws, "https://example.com/e.git", 2).await;
     let first = claim_one(store, "dies", SHORT_LEASE, job.id).await;
-    let dead_lease = first.lease().unwrap_or_else(|| panic!("no lease"));
+    let dead_lease = lease_of(&first);
     tokio::time::sleep(SHORT_LEASE + Duration::from_millis(300)).await;
     let reaped = store.reap_expired().await.unwrap_or_else(|e| panic!("{e}"));
     assert!(reaped.contains(&job.id), "an expired lease is reaped");
@@ -754,7 +745,7 @@ async fn job_lease_expires_mid_job(store: &dyn JobStore) {
             .unwrap_or_else(|e| panic!("{e}")),
         "the dead worker cannot finish the rescued job"
     );
-    let rescuer = second.lease().unwrap_or_else(|| panic!("no lease"));
+    let rescuer = lease_of(&second);
     assert!(
         store
             .finish(&rescuer, Finish::Completed)
@@ -778,12 +769,7 @@ async fn job_lease_expires_mid_job(store: &dyn JobStore) {
     );
 
     // Last attempt lost: the job fails and says why.
-    let doomed = store
-        .insert(new_job(&ws, "https://example.com/d.git", 1))
-        .await
-        .unwrap_or_else(|e| panic!("{e}"))
-        .job()
-        .clone();
+    let doomed = insert_new(store, &ws, "https://example.com/d.git", 1).await;
     claim_one(store, "dies", SHORT_LEASE, doomed.id).await;
     tokio::time::sleep(SHORT_LEASE + Duration::from_millis(300)).await;
     store.reap_expired().await.unwrap_or_else(|e| panic!("{e}"));
@@ -799,14 +785,9 @@ async fn job_lease_expires_mid_job(store: &dyn JobStore) {
 
 async fn job_release_does_not_count(store: &dyn JobStore) {
     let ws = unique_workspace("jobs-release");
-    let job = store
-        .insert(new_job(&ws, "https://example.com/rel.git", 1))
-        .await
-        .unwrap_or_else(|e| panic!("{e}"))
-        .job()
-        .clone();
+    let job = insert_new(store, &ws, "https://example.com/rel.git", 1).await;
     let claimed = claim_one(store, "w", LONG_LEASE, job.id).await;
-    let lease = claimed.lease().unwrap_or_else(|| panic!("no lease"));
+    let lease = lease_of(&claimed);
     assert!(
         store
             .finish(&lease, Finish::Released)
@@ -827,7 +808,7 @@ async fn job_release_does_not_count(store: &dyn JobStore) {
     assert_eq!(queued.attempt, 0, "a released attempt does not count");
     let again = claim_one(store, "w2", LONG_LEASE, job.id).await;
     assert_eq!(again.attempt, 1);
-    let lease2 = again.lease().unwrap_or_else(|| panic!("no lease"));
+    let lease2 = lease_of(&again);
     assert!(
         !store
             .finish(&lease, Finish::Completed)
@@ -881,7 +862,7 @@ async fn job_racing_claims(store: Arc<dyn JobStore>) {
     );
     assert_eq!(unique, ids, "racing claims: every due job was claimed");
     for job in &claimed {
-        let lease = job.lease().unwrap_or_else(|| panic!("no lease"));
+        let lease = lease_of(job);
         store
             .finish(&lease, Finish::Completed)
             .await
@@ -891,22 +872,12 @@ async fn job_racing_claims(store: Arc<dyn JobStore>) {
 
 async fn job_prune(store: &dyn JobStore) {
     let ws = unique_workspace("jobs-prune");
-    let done = store
-        .insert(new_job(&ws, "https://example.com/p1.git", 3))
-        .await
-        .unwrap_or_else(|e| panic!("{e}"))
-        .job()
-        .clone();
+    let done = insert_new(store, &ws, "https://example.com/p1.git", 3).await;
     store
         .request_cancel(&ws, &done.id)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    let active = store
-        .insert(new_job(&ws, "https://example.com/p2.git", 3))
-        .await
-        .unwrap_or_else(|e| panic!("{e}"))
-        .job()
-        .clone();
+    let active = insert_new(store, &ws, "https://example.com/p2.git", 3).await;
     tokio::time::sleep(Duration::from_millis(50)).await;
     let pruned = store
         .prune(Duration::from_millis(10), 10_000)
