@@ -15,7 +15,8 @@
 //! prefixed with `@`), or when something new starts before it inside the
 //! line (a sentence, a dash, the end of a nested comment) and it is directly
 //! followed by `:` or `(` (`see below. FIXME: ...`); prose that merely names
-//! the word (`the Master TODO: …`) does not count. It must be a whole word: `TODO_LIST`,
+//! the word (`the Master TODO: …`) does not count, and neither does a tag
+//! inside an inline code span or a quoted phrase of the comment. It must be a whole word: `TODO_LIST`,
 //! `myTODO`, `TODOs`, `TODO.md`, `/TODO/` do not count.
 
 use crate::item::{Item, ItemKind};
@@ -150,16 +151,28 @@ impl Tags {
         if before.iter().all(|c| c.is_ascii_whitespace()) {
             return true;
         }
+        // Inside an inline code span or a quoted phrase the word is
+        // mentioned, not used: "a `TODO:` line", "write \"FIXME: x\"".
+        let count = |b: u8| before.iter().filter(|&&c| c == b).count();
+        if count(b'`') % 2 == 1 || count(b'"') % 2 == 1 {
+            return false;
+        }
         // Mid-line, `TAG:` or `TAG(` counts only where something new starts:
-        // a sentence ("see below. FIXME: …"), a dash, or the end of a nested
-        // comment ("/* a /* b */ TODO: …"); prose that names the word ("the
-        // Master TODO: …", "a `TODO:` line") does not.
-        let previous = before.iter().rev().find(|c| !c.is_ascii_whitespace());
-        matches!(text.get(e), Some(b':' | b'('))
-            && matches!(
-                previous,
-                Some(b'.' | b';' | b'!' | b'?' | b'-' | b'/' | b'}' | b')' | b'#')
-            )
+        // a sentence ("see below. FIXME: …"), a dash ("x - TODO: …"), or the
+        // end of a nested comment ("/* a /* b */ TODO: …"); prose that names
+        // the word ("the Master TODO: …") does not.
+        if !matches!(text.get(e), Some(b':' | b'(')) {
+            return false;
+        }
+        let mut end = before.len();
+        while end > 0 && before[end - 1].is_ascii_whitespace() {
+            end -= 1;
+        }
+        let before = &before[..end];
+        const NESTED_COMMENT_ENDS: [&[u8]; 7] = [b"*/", b"-}", b"*)", b"|#", b"=#", b"]#", b"+/"];
+        let sentence_end = matches!(before.last(), Some(b'.' | b';' | b'!' | b'?'));
+        let dash = before.ends_with(b" -") || before == b"-";
+        sentence_end || dash || NESTED_COMMENT_ENDS.iter().any(|c| before.ends_with(c))
     }
 }
 

@@ -31,3 +31,10 @@ fn after() {}
 fn between() {}
 /// Lines containing `TODO:` are items, NOPE
 fn last() {}
+/// let s = b"// TODO: in a string inside a doc example, NOPE";
+fn more() {}
+// Write "FIXME: later" in quotes, NOPE
+fn more2() {}
+// a `TODO:` in inline code, NOPE
+fn more3() {}
+// step one - TODO: yes after a dash
