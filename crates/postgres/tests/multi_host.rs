@@ -36,8 +36,8 @@ const SCHEMA: &str = "TODOVAULT_PG_SCHEMA";
 const HOST_INDEX: &str = "TODOVAULT_PG_HOST_INDEX";
 const HOSTS: usize = 3;
 const IMPORTS: usize = 200;
-/// Each workspace imports this many repositories, so merges into one Master
-/// TODO race across hosts too.
+/// Each workspace imports this many repositories, so merges into one
+/// workspace's Master TODO race across hosts too.
 const REPOS_PER_WORKSPACE: usize = 2;
 const FETCH_DELAY: Duration = Duration::from_millis(300);
 const MAX_ATTEMPTS: u32 = 3;
