@@ -5,7 +5,8 @@
 //! never leaves half a merge.
 //!
 //! **Repository import.** An imported item's identity is its fingerprint
-//! within its repository, never its line. Re-importing the same repository
+//! within its repository, never its line. Re-importing a commit already
+//! imported changes nothing at all. Re-importing the same repository
 //! keeps moved items' entries (only `origin.line` follows), adds new items,
 //! marks vanished ones `completed`, and leaves alone entries made by users or
 //! agents — and statuses they changed (tracked by `origin.imported_status`).
@@ -153,15 +154,28 @@ pub fn merge_repo_import(
                 if !parent.children.contains(&child_id) {
                     parent.children.push(child_id);
                     parent.updated_at = now;
+                    report.updated += 1;
                 }
             }
         }
     }
 
+    let mut context_changed = false;
     if let Some(context) = import.project_context
         && !context.is_empty()
+        && doc.project_context != context
     {
         doc.project_context = context.to_owned();
+        context_changed = true;
+    }
+    // Importing the commit the document already came from, with no entry
+    // changed, leaves the document as it is (and its version with it).
+    let same_commit = doc
+        .source
+        .as_ref()
+        .is_some_and(|s| s.repo_url == import.repo_url && s.commit == import.commit);
+    if same_commit && !context_changed && !report.changed_entries() {
+        return report;
     }
     let extra = doc.source.take().map(|s| s.extra).unwrap_or_default();
     doc.source = Some(Source {

@@ -246,10 +246,12 @@ async fn full_flow_import_sync_discover_import_reimport() {
     let again = doc(&cross, "ws_staging_07").await;
     assert_eq!(again, staging, "re-importing a snapshot is a no-op");
 
-    // Re-importing the unchanged repository keeps every entry.
+    // Re-importing the unchanged repository changes nothing, not even the
+    // version, so the vault holds the current document still.
     let status = import(&engine, "ws_prod_42", REPO).await;
     assert_eq!(status.status, WireJobStatus::Completed);
     let reimported = doc(&engine, "ws_prod_42").await;
+    assert_eq!(reimported, prod, "re-importing the same commit is a no-op");
     let ids = |d: &MasterTodo| {
         let mut v: Vec<_> = d.entries.iter().map(|e| e.id).collect();
         v.sort();
