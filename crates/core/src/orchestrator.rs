@@ -35,7 +35,7 @@ use crate::api::{
     Field, ImportStatusResponse, StartImportRequest, StartImportResponse, VaultDiscoverResponse,
     VaultImportRequest, VaultImportResponse, VaultSyncResponse, VaultTodo,
 };
-use crate::document::{MasterTodo, now_millis};
+use crate::document::MasterTodo;
 use crate::error::{Error, Result};
 use crate::extract::Extractor;
 use crate::ids::{ImportJobId, TodoId, WorkspaceId};
@@ -44,7 +44,7 @@ use crate::merge::merge_snapshot;
 use crate::policy::{Policy, REPO_URL_REQUIRED, VaultImportScope};
 use crate::runner::{RunnerConfig, Workers};
 use crate::source::RepoSource;
-use crate::todos::TodoStore;
+use crate::todos::{TodoStore, UpdateError, Updated, update_master_todo};
 use crate::vault::{SnapshotUpload, VaultStore};
 
 /// The contract's message for a missing or empty `sourceWorkspaceID`.
@@ -53,10 +53,6 @@ pub const SOURCE_WORKSPACE_REQUIRED: &str = "sourceWorkspaceID must be a non-emp
 pub const TARGET_WORKSPACE_REQUIRED: &str = "targetWorkspaceID must be a non-empty string";
 /// The contract's message for an unknown job.
 pub const JOB_NOT_FOUND: &str = "Import job not found";
-
-/// How often a compare-and-set is retried against concurrent writers before
-/// the caller gets a conflict.
-pub(crate) const CAS_RETRIES: usize = 8;
 
 /// The engine. Cheap to clone; clones share everything.
 #[derive(Clone)]
@@ -408,46 +404,43 @@ impl Orchestrator {
 
         let snapshot_doc = self.newest_snapshot_of(&source).await?;
         let (key, snapshot) = snapshot_doc;
-        for _ in 0..CAS_RETRIES {
-            let current = self.inner.todos.get(&target).await?;
-            let mut doc = current
-                .clone()
-                .unwrap_or_else(|| MasterTodo::new(TodoId::new(), target.clone()));
-            let changed = merge_snapshot(&mut doc, &snapshot, &key);
-            if current.is_some() && !changed {
-                return Ok(VaultImportResponse {
+        let max_entries = self.inner.policy.limits.max_entries;
+        let outcome = update_master_todo(
+            &*self.inner.todos,
+            &target,
+            TodoId::new(),
+            max_entries,
+            || true,
+            |doc, _| {
+                merge_snapshot(doc, &snapshot, &key);
+            },
+        )
+        .await;
+        match outcome {
+            Ok(updated) => {
+                if updated == Updated::Written {
+                    tracing::info!(source = %source, target = %target, key = %key, "vault import");
+                }
+                Ok(VaultImportResponse {
                     imported: true,
                     target_workspace_id: target,
-                });
+                })
             }
-            if doc.entries.len() > self.inner.policy.limits.max_entries {
-                return Err(Error::validation(
-                    ["sourceWorkspaceID"],
-                    format!(
-                        "the merged Master TODO would hold {} entries, more than the limit of {}",
-                        doc.entries.len(),
-                        self.inner.policy.limits.max_entries
-                    ),
-                ));
-            }
-            let expected = current.as_ref().map(|c| c.version);
-            doc.version = expected.map_or(1, |v| v + 1);
-            doc.updated_at = now_millis();
-            match self.inner.todos.put(&doc, expected).await {
-                Ok(()) => {
-                    tracing::info!(source = %source, target = %target, key = %key, "vault import");
-                    return Ok(VaultImportResponse {
-                        imported: true,
-                        target_workspace_id: target,
-                    });
-                }
-                Err(Error::Conflict { .. }) => continue,
-                Err(e) => return Err(e),
-            }
+            Err(UpdateError::Store(e)) => Err(e),
+            Err(UpdateError::TooManyEntries(n)) => Err(Error::validation(
+                ["sourceWorkspaceID"],
+                format!(
+                    "the merged Master TODO would hold {n} entries, more than the limit of {max_entries}"
+                ),
+            )),
+            Err(UpdateError::Invalid(e)) => Err(Error::validation(
+                ["document"],
+                format!("invalid Master TODO: {e}"),
+            )),
+            Err(UpdateError::Stopped | UpdateError::Contended) => Err(Error::conflict(format!(
+                "the Master TODO of workspace {target} kept changing during the import; try again"
+            ))),
         }
-        Err(Error::conflict(format!(
-            "the Master TODO of workspace {target} kept changing during the import; try again"
-        )))
     }
 
     async fn newest_snapshot_of(&self, source: &WorkspaceId) -> Result<(String, MasterTodo)> {

@@ -22,13 +22,14 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
-use crate::document::{MasterTodo, now_millis};
+use crate::document::MasterTodo;
 use crate::error::{Error, Result};
 use crate::extract::WorkItem;
 use crate::jobs::{Finish, Heartbeat, ImportJob, Lease};
-use crate::merge::{RepoImport, merge_repo_import};
-use crate::orchestrator::{CAS_RETRIES, Inner, Orchestrator};
+use crate::merge::{MergeReport, RepoImport, merge_repo_import};
+use crate::orchestrator::{Inner, Orchestrator};
 use crate::source::{CancelFlag, FetchRequest, ImportError, Progress, RepoSnapshot};
+use crate::todos::{UpdateError, Updated, update_master_todo};
 
 /// Where a repository may commit its own Master TODO, imported as it is.
 pub const COMMITTED_MASTER_TODO: &str = ".todovault/master-todo.json";
@@ -445,50 +446,38 @@ async fn run_pipeline(
         items: &extracted.items,
         committed: extracted.committed.as_ref(),
     };
-    for _ in 0..CAS_RETRIES {
-        cancel.check()?;
-        if reasons.lease_lost.load(Ordering::SeqCst) {
-            return Err(ImportError::Cancelled);
-        }
-        let current = inner.todos.get(&job.workspace_id).await.map_err(storage)?;
-        let mut doc = current
-            .clone()
-            .unwrap_or_else(|| MasterTodo::new(job.todo_id, job.workspace_id.clone()));
-        let now = now_millis();
-        let report = merge_repo_import(&mut doc, &import, now);
-        if let Some(current) = &current
-            && current.same_content(&doc)
-        {
-            merge_band.set_fraction(1.0);
-            return Ok(());
-        }
-        let limits = &inner.policy.limits;
-        if doc.entries.len() > limits.max_entries {
-            return Err(ImportError::Permanent(format!(
-                "the Master TODO would hold {} entries, more than the limit of {}",
-                doc.entries.len(),
-                limits.max_entries
-            )));
-        }
-        let expected = current.as_ref().map(|c| c.version);
-        doc.version = expected.map_or(1, |v| v + 1);
-        doc.updated_at = now;
-        doc.validate().map_err(|e| {
-            ImportError::Permanent(format!("the merged Master TODO is invalid: {e}"))
-        })?;
-        match inner.todos.put(&doc, expected).await {
-            Ok(()) => {
+    let limits = &inner.policy.limits;
+    let mut report = MergeReport::default();
+    let outcome = update_master_todo(
+        &*inner.todos,
+        &job.workspace_id,
+        job.todo_id,
+        limits.max_entries,
+        || !cancel.is_cancelled() && !reasons.lease_lost.load(Ordering::SeqCst),
+        |doc, now| report = merge_repo_import(doc, &import, now),
+    )
+    .await;
+    match outcome {
+        Ok(updated) => {
+            if updated == Updated::Written {
                 tracing::info!(job = %job.id, added = report.added, updated = report.updated, completed = report.completed, "Master TODO merged");
-                merge_band.set_fraction(1.0);
-                return Ok(());
             }
-            Err(Error::Conflict { .. }) => continue,
-            Err(e) => return Err(storage(e)),
+            merge_band.set_fraction(1.0);
+            Ok(())
         }
+        Err(UpdateError::Stopped) => Err(ImportError::Cancelled),
+        Err(UpdateError::Store(e)) => Err(storage(e)),
+        Err(UpdateError::TooManyEntries(n)) => Err(ImportError::Permanent(format!(
+            "the Master TODO would hold {n} entries, more than the limit of {}",
+            limits.max_entries
+        ))),
+        Err(UpdateError::Invalid(e)) => Err(ImportError::Permanent(format!(
+            "the merged Master TODO is invalid: {e}"
+        ))),
+        Err(UpdateError::Contended) => Err(ImportError::Transient(
+            "the Master TODO kept changing during the merge; the import will be retried".to_owned(),
+        )),
     }
-    Err(ImportError::Transient(
-        "the Master TODO kept changing during the merge; the import will be retried".to_owned(),
-    ))
 }
 
 /// `600 s`, or `300 ms` below a second.

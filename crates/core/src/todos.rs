@@ -67,3 +67,78 @@ pub fn version_conflict(
         show(actual)
     ))
 }
+
+/// How often a compare-and-set is retried against concurrent writers before
+/// giving up.
+const CAS_RETRIES: usize = 8;
+
+/// How a [`update_master_todo`] call ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Updated {
+    /// The change left the stored document's content as it was; nothing
+    /// was written.
+    Unchanged,
+    /// A new version was stored.
+    Written,
+}
+
+/// Why a [`update_master_todo`] call did not store its change.
+#[derive(Debug)]
+pub(crate) enum UpdateError {
+    /// The store failed.
+    Store(Error),
+    /// `keep_going` said stop.
+    Stopped,
+    /// The result would hold this many entries, over the limit.
+    TooManyEntries(usize),
+    /// The result is not a valid document.
+    Invalid(String),
+    /// Other writers won every compare-and-set.
+    Contended,
+}
+
+/// Read-modify-write of a workspace's Master TODO as one compare-and-set:
+/// reads the current document (or starts an empty one with `new_id`),
+/// applies `change`, and stores the result with the next version unless its
+/// content is unchanged. A concurrent writer makes it start again on fresh
+/// state, up to a bounded number of times; `keep_going` is asked before
+/// every try.
+pub(crate) async fn update_master_todo(
+    todos: &dyn TodoStore,
+    workspace: &WorkspaceId,
+    new_id: crate::ids::TodoId,
+    max_entries: usize,
+    mut keep_going: impl FnMut() -> bool,
+    mut change: impl FnMut(&mut MasterTodo, crate::document::Timestamp),
+) -> std::result::Result<Updated, UpdateError> {
+    for _ in 0..CAS_RETRIES {
+        if !keep_going() {
+            return Err(UpdateError::Stopped);
+        }
+        let current = todos.get(workspace).await.map_err(UpdateError::Store)?;
+        let mut doc = current
+            .clone()
+            .unwrap_or_else(|| MasterTodo::new(new_id, workspace.clone()));
+        let now = crate::document::now_millis();
+        change(&mut doc, now);
+        if let Some(current) = &current
+            && current.same_content(&doc)
+        {
+            return Ok(Updated::Unchanged);
+        }
+        if doc.entries.len() > max_entries {
+            return Err(UpdateError::TooManyEntries(doc.entries.len()));
+        }
+        let expected = current.as_ref().map(|c| c.version);
+        doc.version = expected.map_or(1, |v| v + 1);
+        doc.updated_at = now;
+        doc.validate()
+            .map_err(|e| UpdateError::Invalid(e.to_string()))?;
+        match todos.put(&doc, expected).await {
+            Ok(()) => return Ok(Updated::Written),
+            Err(Error::Conflict { .. }) => continue,
+            Err(e) => return Err(UpdateError::Store(e)),
+        }
+    }
+    Err(UpdateError::Contended)
+}
