@@ -1,10 +1,10 @@
 //! Opening the stores named on the command line and building the engine.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use todovault_core::policy::{Policy, UrlPolicy};
+use todovault_core::policy::{Policy, RepoLocation, UrlPolicy};
 use todovault_core::{Error, JobStore, Orchestrator, Result, RunnerConfig, TodoStore, VaultStore};
 use todovault_git::{GitSource, GitSourceOptions};
 use todovault_http::Api;
@@ -111,25 +111,19 @@ fn is_store_option(key: &str) -> bool {
 }
 
 /// Local repository paths are stored absolute, so a job started here can be
-/// run from anywhere.
-pub fn absolute_if_local(repo: &str) -> String {
-    if repo.contains("://") || repo.starts_with('-') {
+/// run from anywhere. What counts as a local path is the engine's own URL
+/// policy's call; anything else is passed on as it is.
+pub fn absolute_if_local(urls: &UrlPolicy, repo: &str) -> String {
+    let Ok(checked) = urls.check(repo) else {
         return repo.to_owned();
-    }
-    let (path, fragment) = match repo.split_once('#') {
-        Some((p, f)) => (p, Some(f)),
-        None => (repo, None),
     };
-    let scp_like = path
-        .split_once(':')
-        .is_some_and(|(before, _)| !before.contains('/') && before.len() > 1);
-    if scp_like && !Path::new(path).exists() {
+    if checked.location != RepoLocation::LocalPath {
         return repo.to_owned();
     }
-    let absolute = std::fs::canonicalize(path).unwrap_or_else(|_| PathBuf::from(path));
-    let shown = absolute.to_string_lossy().into_owned();
-    match fragment {
-        Some(f) => format!("{shown}#{f}"),
+    let path = std::fs::canonicalize(&checked.url).unwrap_or_else(|_| PathBuf::from(&checked.url));
+    let shown = path.to_string_lossy().into_owned();
+    match checked.git_ref {
+        Some(r) => format!("{shown}#{r}"),
         None => shown,
     }
 }

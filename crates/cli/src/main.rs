@@ -341,7 +341,7 @@ async fn import(
     detach: bool,
     json: bool,
 ) -> Result<(), String> {
-    let repo = engine::absolute_if_local(repo);
+    let repo = engine::absolute_if_local(&engine.policy().urls, repo);
     let started = engine
         .start_import(workspace, StartImportRequest::new(repo.clone()))
         .await
