@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use serde_json::json;
-use todovault_core::api::{StartImportRequest, VaultImportRequest, WireJobStatus};
+use todovault_core::api::{
+    StartImportRequest, StartImportResponse, VaultImportRequest, WireJobStatus,
+};
 use todovault_core::document::{CreatedBy, EntryStatus, MasterTodo};
 use todovault_core::extract::{Extractor, WorkItem};
 use todovault_core::jobs::JobState;
@@ -20,7 +22,7 @@ use todovault_core::source::{
 use todovault_core::testkit::{TagExtractor, sample_document, test_policy};
 use todovault_core::vault::SnapshotUpload;
 use todovault_core::{
-    Error, ImportJobId, Orchestrator, RunnerConfig, TodoStore, VaultStore, WorkspaceId,
+    Error, ImportJobId, Orchestrator, RunnerConfig, TodoStore, VaultStore, Workers, WorkspaceId,
 };
 
 const REPO: &str = "https://example.com/org/app.git";
@@ -88,6 +90,34 @@ fn commit_one() -> MemorySnapshot {
             ("PLAN.md", "- [ ] write docs\n- [x] ship it\n"),
         ]),
     )
+}
+
+/// The stored job, which must exist.
+async fn stored_job(
+    stores: &Stores,
+    ws: &WorkspaceId,
+    id: &ImportJobId,
+) -> todovault_core::ImportJob {
+    todovault_core::JobStore::get(&*stores.jobs, ws, id)
+        .await
+        .unwrap_or_else(|e| panic!("reading job {id}: {e}"))
+        .unwrap_or_else(|| panic!("job {id} missing"))
+}
+
+/// Starts an import whose fetch takes 30 s on workers of a new engine, and
+/// returns once the job is under way.
+async fn start_slow_import(stores: &Stores) -> (Orchestrator, Workers, StartImportResponse) {
+    let slow = FixtureSource::new()
+        .with_repo(REPO, commit_one())
+        .with_delay(Duration::from_secs(30));
+    let engine = engine(stores, slow);
+    let workers = engine.start_workers();
+    let started = engine
+        .start_import("ws", StartImportRequest::new(REPO))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    (engine, workers, started)
 }
 
 /// Polls until the job leaves `running`, checking progress never goes back.
@@ -526,11 +556,7 @@ async fn starting_the_same_import_twice_returns_the_same_job_and_credentials_are
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(a, b, "an active import of the same repository is returned");
     let ws = WorkspaceId::parse("ws").unwrap_or_else(|e| panic!("{e}"));
-    let job = todovault_core::JobStore::get(&*stores.jobs, &ws, &a.import_job_id)
-        .await
-        .ok()
-        .flatten()
-        .unwrap_or_else(|| panic!("job missing"));
+    let job = stored_job(&stores, &ws, &a.import_job_id).await;
     assert_eq!(job.repo_url, REPO, "the stored URL has no credentials");
 
     let workers = engine.start_workers();
@@ -594,16 +620,7 @@ async fn cancel_stops_a_running_import() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dead_workers_job_is_picked_up_again() {
     let stores = Stores::new();
-    let slow = FixtureSource::new()
-        .with_repo(REPO, commit_one())
-        .with_delay(Duration::from_secs(30));
-    let first = engine(&stores, slow);
-    let dying = first.start_workers();
-    let started = first
-        .start_import("ws", StartImportRequest::new(REPO))
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (_first, dying, started) = start_slow_import(&stores).await;
     dying.abort(); // as if the process were killed: nothing is written
 
     let second = engine(&stores, FixtureSource::new().with_repo(REPO, commit_one()));
@@ -611,11 +628,7 @@ async fn a_dead_workers_job_is_picked_up_again() {
     let status = wait(&second, "ws", &started.import_job_id).await;
     assert_eq!(status.status, WireJobStatus::Completed, "{status:?}");
     let ws = WorkspaceId::parse("ws").unwrap_or_else(|e| panic!("{e}"));
-    let job = todovault_core::JobStore::get(&*stores.jobs, &ws, &started.import_job_id)
-        .await
-        .ok()
-        .flatten()
-        .unwrap_or_else(|| panic!("job missing"));
+    let job = stored_job(&stores, &ws, &started.import_job_id).await;
     assert_eq!(job.attempt, 2, "the rescued run is the second attempt");
     assert_eq!(doc(&second, "ws").await.entries.len(), 5);
     rescuers.shutdown(Duration::from_secs(5)).await;
@@ -778,11 +791,7 @@ async fn cpu_heavy_extraction_never_starves_heartbeats() {
     let status = wait(&engine, "ws", &started.import_job_id).await;
     assert_eq!(status.status, WireJobStatus::Completed, "{status:?}");
     let ws = WorkspaceId::parse("ws").unwrap_or_else(|e| panic!("{e}"));
-    let job = todovault_core::JobStore::get(&*stores.jobs, &ws, &started.import_job_id)
-        .await
-        .ok()
-        .flatten()
-        .unwrap_or_else(|| panic!("job missing"));
+    let job = stored_job(&stores, &ws, &started.import_job_id).await;
     assert_eq!(job.attempt, 1, "the lease held through the CPU work");
     assert!(extractor.ran.load(Ordering::SeqCst));
     workers.shutdown(Duration::from_secs(5)).await;
@@ -791,16 +800,7 @@ async fn cpu_heavy_extraction_never_starves_heartbeats() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn graceful_shutdown_gives_running_jobs_back() {
     let stores = Stores::new();
-    let slow = FixtureSource::new()
-        .with_repo(REPO, commit_one())
-        .with_delay(Duration::from_secs(30));
-    let first = engine(&stores, slow);
-    let workers = first.start_workers();
-    let started = first
-        .start_import("ws", StartImportRequest::new(REPO))
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (_first, workers, started) = start_slow_import(&stores).await;
     let t0 = std::time::Instant::now();
     workers.shutdown(Duration::from_millis(200)).await;
     assert!(
@@ -809,11 +809,7 @@ async fn graceful_shutdown_gives_running_jobs_back() {
         t0.elapsed()
     );
     let ws = WorkspaceId::parse("ws").unwrap_or_else(|e| panic!("{e}"));
-    let job = todovault_core::JobStore::get(&*stores.jobs, &ws, &started.import_job_id)
-        .await
-        .ok()
-        .flatten()
-        .unwrap_or_else(|| panic!("job missing"));
+    let job = stored_job(&stores, &ws, &started.import_job_id).await;
     assert_eq!(
         job.state,
         JobState::Queued,
