@@ -21,7 +21,7 @@ use std::collections::{HashMap, HashSet};
 use crate::document::{
     CreatedBy, Entry, EntryStatus, ImportedFrom, MasterTodo, Origin, Source, Timestamp,
 };
-use crate::extract::{WorkItem, WorkItemKind};
+use crate::extract::WorkItem;
 use crate::ids::{EntryId, ImportJobId};
 
 /// What one repository import found.
@@ -264,9 +264,7 @@ fn new_imported_entry(
         origin: Some(Origin {
             path: item.path.clone(),
             line: item.line,
-            tag: match item.kind {
-                WorkItemKind::Comment | WorkItemKind::Task => item.tag.clone(),
-            },
+            tag: item.tag.clone(),
             author: item.author.clone(),
             issue: item.issue.clone(),
             fingerprint: item.fingerprint.clone(),

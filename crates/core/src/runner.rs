@@ -242,12 +242,12 @@ async fn worker_loop(
     }
 }
 
-/// Why a running job was asked to stop.
+/// Why a running job was asked to stop. Neither set means the host is
+/// shutting down, and the job is given back.
 #[derive(Default)]
 struct StopReasons {
     lease_lost: AtomicBool,
     cancel_requested: AtomicBool,
-    shutdown: AtomicBool,
 }
 
 async fn run_claimed(inner: &Arc<Inner>, job: ImportJob, hard_stop: &CancelFlag) {
@@ -357,8 +357,7 @@ async fn heartbeat_loop(
             _ = tokio::time::sleep(cfg.progress_every) => {}
             _ = done.changed() => return,
         }
-        if hard_stop.is_cancelled() && !cancel.is_cancelled() {
-            reasons.shutdown.store(true, Ordering::SeqCst);
+        if hard_stop.is_cancelled() {
             cancel.cancel();
         }
         let current = progress.percent();
