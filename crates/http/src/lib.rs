@@ -151,8 +151,10 @@ impl Api {
     }
 }
 
+/// The document is the same for the life of the process: build it once.
 async fn openapi_handler() -> axum::Json<serde_json::Value> {
-    axum::Json(openapi_json())
+    static DOCUMENT: std::sync::OnceLock<serde_json::Value> = std::sync::OnceLock::new();
+    axum::Json(DOCUMENT.get_or_init(openapi_json).clone())
 }
 
 async fn not_found() -> ApiError {
