@@ -101,33 +101,37 @@ impl Tags {
         out
     }
 
-    /// Tag occurrences in one decorated comment line: `(start, end)` of the
-    /// tag word, in order.
-    fn find_in_line(&self, text: &[u8]) -> Vec<(usize, usize)> {
-        let mut out = Vec::new();
+    /// Tag occurrences in one decorated comment line, appended to `out` as
+    /// `(start, end, index in the tag list)` of the tag word, in order.
+    fn find_in_line(&self, text: &[u8], out: &mut Vec<(usize, usize, usize)>) {
         let mut p = 0;
         while p < text.len() {
             if !self.first[text[p] as usize] {
                 p += 1;
                 continue;
             }
-            let mut hit = None;
-            for tag in &self.list {
-                let t = tag.as_bytes();
-                if text[p..].starts_with(t) && self.is_tag_at(text, p, p + t.len()) {
-                    hit = Some(p + t.len());
-                    break;
-                }
-            }
-            match hit {
-                Some(e) => {
-                    out.push((p, e));
+            match self.tag_at(text, p) {
+                Some((e, k)) => {
+                    out.push((p, e, k));
                     p = e;
                 }
                 None => p += 1,
             }
         }
-        out
+    }
+
+    /// Whether a comment line holds a tag.
+    fn has_tag_in_line(&self, text: &[u8]) -> bool {
+        (0..text.len()).any(|p| self.first[text[p] as usize] && self.tag_at(text, p).is_some())
+    }
+
+    /// The tag that counts at `text[p..]`, as (end offset, index in the tag
+    /// list).
+    fn tag_at(&self, text: &[u8], p: usize) -> Option<(usize, usize)> {
+        self.list.iter().enumerate().find_map(|(k, tag)| {
+            let e = p + tag.len();
+            (text[p..].starts_with(tag.as_bytes()) && self.is_tag_at(text, p, e)).then_some((e, k))
+        })
     }
 
     fn is_tag_at(&self, text: &[u8], s: usize, e: usize) -> bool {
@@ -266,6 +270,10 @@ pub(crate) fn extract_code(
     }
     let mut lx = Lexer::new(syn, src, range.0, range.1);
     let mut pending: Option<Comment> = None;
+    // Buffers reused by every comment of the range.
+    let mut cl: Vec<CLine<'_>> = Vec::new();
+    let mut members: Vec<Comment> = Vec::new();
+    let mut found = Vec::new();
     while ci < cands.len() && cands[ci] < range.1 {
         let c = match pending.take() {
             Some(c) => c,
@@ -285,12 +293,13 @@ pub(crate) fn extract_code(
         if ci >= cands.len() || cands[ci] >= c.body_end {
             continue;
         }
-        let mut cl: Vec<CLine<'_>> = Vec::new();
+        cl.clear();
         if c.block {
             block_lines(src, &c, lines, &mut cl);
             ci = cands.partition_point(|&x| x < c.end);
         } else {
-            let mut members = vec![c];
+            members.clear();
+            members.push(c);
             let mut since_tagged = 0usize;
             while let Some(last) = members.last().copied() {
                 let next_start = last.end + 1;
@@ -335,7 +344,7 @@ pub(crate) fn extract_code(
             let end = members.last().map_or(c.end, |m| m.end);
             ci = cands.partition_point(|&x| x < end);
         }
-        items_from_lines(&cl, tags, opts, out);
+        items_from_lines(&cl, tags, opts, &mut found, out);
     }
 }
 
@@ -396,13 +405,19 @@ fn decorate_line<'a>(body: &'a [u8], strip: &[u8]) -> &'a [u8] {
     trim_end(trim_start(t))
 }
 
-fn items_from_lines(cl: &[CLine<'_>], tags: &Tags, opts: Opts, out: &mut Vec<Item>) {
+fn items_from_lines(
+    cl: &[CLine<'_>],
+    tags: &Tags,
+    opts: Opts,
+    found: &mut Vec<(usize, usize, usize)>,
+    out: &mut Vec<Item>,
+) {
     for (i, l) in cl.iter().enumerate() {
-        let found = tags.find_in_line(l.text);
-        for (k, &(s, e)) in found.iter().enumerate() {
-            let tag = String::from_utf8_lossy(&l.text[s..e]).into_owned();
+        found.clear();
+        tags.find_in_line(l.text, found);
+        for (k, &(_, e, tag)) in found.iter().enumerate() {
             let seg_end = match found.get(k + 1) {
-                Some(&(ns, _)) => {
+                Some(&(ns, _, _)) => {
                     if ns > 0 && l.text[ns - 1] == b'@' {
                         ns - 1
                     } else {
@@ -413,30 +428,27 @@ fn items_from_lines(cl: &[CLine<'_>], tags: &Tags, opts: Opts, out: &mut Vec<Ite
             };
             let rest = String::from_utf8_lossy(&l.text[e..seg_end]);
             let mut meta = parse_meta(&rest);
+            let mut text = String::with_capacity(meta.text.len());
+            push_normalized(&mut text, meta.text);
             if k + 1 == found.len() {
                 for (taken, next) in cl[i + 1..].iter().enumerate() {
                     if taken >= opts.max_continuation_lines
                         || next.text.is_empty()
                         || next.text.starts_with(b"@")
                         || next.text.starts_with(b"<")
-                        || !tags.find_in_line(next.text).is_empty()
+                        || tags.has_tag_in_line(next.text)
                     {
                         break;
                     }
-                    meta.text.push(' ');
-                    meta.text.push_str(&String::from_utf8_lossy(next.text));
+                    push_normalized(&mut text, &String::from_utf8_lossy(next.text));
                 }
             }
-            let mut text = normalize_ws(&meta.text);
-            if meta.author.is_none()
-                && let Some((t, a)) = trailing_author(&text)
-            {
-                meta.author = Some(a);
-                text = t;
+            if meta.author.is_none() {
+                meta.author = split_trailing_author(&mut text);
             }
             out.push(Item {
                 kind: ItemKind::Comment,
-                tag,
+                tag: tags.list.get(tag).cloned().unwrap_or_default(),
                 text,
                 path: String::new(),
                 line: l.line,
@@ -451,10 +463,10 @@ fn items_from_lines(cl: &[CLine<'_>], tags: &Tags, opts: Opts, out: &mut Vec<Ite
     }
 }
 
-struct Meta {
+struct Meta<'a> {
     author: Option<String>,
     issue: Option<String>,
-    text: String,
+    text: &'a str,
 }
 
 fn is_issue_key(s: &str) -> bool {
@@ -514,7 +526,7 @@ fn parse_paren(inner: &str, author: &mut Option<String>, issue: &mut Option<Stri
     true
 }
 
-fn parse_meta(rest: &str) -> Meta {
+fn parse_meta(rest: &str) -> Meta<'_> {
     let mut author = None;
     let mut issue = None;
     let mut r = rest;
@@ -563,55 +575,70 @@ fn parse_meta(rest: &str) -> Meta {
     Meta {
         author,
         issue,
-        text: r.trim().to_string(),
+        text: r.trim(),
     }
 }
 
 /// Collapses runs of whitespace into single spaces and trims.
 pub(crate) fn normalize_ws(s: &str) -> String {
-    if s.is_ascii() {
-        return normalize_ascii_ws(s);
-    }
     let mut out = String::with_capacity(s.len());
-    for w in s.split_whitespace() {
-        if !out.is_empty() {
-            out.push(' ');
-        }
-        out.push_str(w);
-    }
+    push_normalized(&mut out, s);
     out
 }
 
-/// [`normalize_ws`] for ASCII text, a byte at a time: the ASCII bytes
-/// that `char::is_whitespace` accepts are exactly those matched here.
-fn normalize_ascii_ws(s: &str) -> String {
-    let mut out = Vec::with_capacity(s.len());
-    let mut gap = false;
-    for &b in s.as_bytes() {
-        if matches!(b, b' ' | b'\t' | b'\n' | 0x0B | 0x0C | b'\r') {
-            gap = true;
-        } else {
-            if gap && !out.is_empty() {
-                out.push(b' ');
+/// Appends the words of `s` to `out`, separated by single spaces (and from
+/// what `out` already holds by one space): appending pieces one by one
+/// gives the same text as normalising the pieces joined by spaces.
+fn push_normalized(out: &mut String, s: &str) {
+    if !s.is_ascii() {
+        for word in s.split_whitespace() {
+            if !out.is_empty() {
+                out.push(' ');
             }
-            gap = false;
-            out.push(b);
+            out.push_str(word);
+        }
+        return;
+    }
+    // A byte at a time: the ASCII bytes that `char::is_whitespace` accepts
+    // are exactly those matched here.
+    let bytes = s.as_bytes();
+    let mut p = 0;
+    while p < bytes.len() {
+        while p < bytes.len() && is_ascii_ws(bytes[p]) {
+            p += 1;
+        }
+        let start = p;
+        while p < bytes.len() && !is_ascii_ws(bytes[p]) {
+            p += 1;
+        }
+        if start < p {
+            if !out.is_empty() {
+                out.push(' ');
+            }
+            out.push_str(&s[start..p]);
         }
     }
-    // Only ASCII bytes were copied, so the bytes are UTF-8.
-    String::from_utf8(out).unwrap_or_default()
 }
 
-/// Splits a trailing ` /alice` author off the text.
-fn trailing_author(text: &str) -> Option<(String, String)> {
-    let (before, name) = match text.rfind(" /") {
-        Some(k) => (&text[..k], &text[k + 2..]),
-        None => ("", text.strip_prefix('/')?),
+#[inline]
+fn is_ascii_ws(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | 0x0B | 0x0C | b'\r')
+}
+
+/// Splits a trailing ` /alice` author off the normalised `text` (which
+/// keeps what comes before it) and returns the name.
+fn split_trailing_author(text: &mut String) -> Option<String> {
+    let (keep, name) = match text.rfind(" /") {
+        Some(k) => (k, &text[k + 2..]),
+        None => (0, text.strip_prefix('/')?),
     };
     if name.is_empty() || !name.chars().all(is_name_char) {
         return None;
     }
-    Some((before.trim_end().to_string(), name.to_string()))
+    let name = name.to_string();
+    text.truncate(keep);
+    text.truncate(text.trim_end().len());
+    Some(name)
 }
 
 #[cfg(test)]
@@ -622,17 +649,17 @@ mod tests {
     fn meta_forms() {
         let m = parse_meta("(alice): fix it");
         assert_eq!(
-            (m.author.as_deref(), m.issue.as_deref(), m.text.as_str()),
+            (m.author.as_deref(), m.issue.as_deref(), m.text),
             (Some("alice"), None, "fix it")
         );
         let m = parse_meta("(@bob, #12) - later");
         assert_eq!(
-            (m.author.as_deref(), m.issue.as_deref(), m.text.as_str()),
+            (m.author.as_deref(), m.issue.as_deref(), m.text),
             (Some("bob"), Some("#12"), "later")
         );
         let m = parse_meta(" #123 thing");
         assert_eq!(
-            (m.author, m.issue.as_deref(), m.text.as_str()),
+            (m.author, m.issue.as_deref(), m.text),
             (None, Some("#123"), "thing")
         );
         let m = parse_meta("(JIRA-77) x");
@@ -642,14 +669,19 @@ mod tests {
         assert_eq!(m.text, "y");
         let m = parse_meta("(not metadata here) z");
         assert_eq!(
-            (m.author, m.issue, m.text.as_str()),
+            (m.author, m.issue, m.text),
             (None, None, "(not metadata here) z")
         );
+        let split = |t: &str| {
+            let mut t = t.to_string();
+            split_trailing_author(&mut t).map(|a| (t, a))
+        };
         assert_eq!(
-            trailing_author("do it /carol"),
+            split("do it /carol"),
             Some(("do it".into(), "carol".into()))
         );
-        assert_eq!(trailing_author("use a/b"), None);
+        assert_eq!(split("/carol"), Some((String::new(), "carol".into())));
+        assert_eq!(split("use a/b"), None);
     }
 
     #[test]
@@ -674,12 +706,19 @@ mod tests {
     #[test]
     fn tag_positions() {
         let t = Tags::new(&["TODO".to_string(), "FIXME".to_string()]);
-        assert_eq!(t.find_in_line(b"TODO: x"), vec![(0, 4)]);
-        assert_eq!(t.find_in_line(b"@TODO x"), vec![(1, 5)]);
-        assert!(t.find_in_line(b"the TODO list").is_empty());
-        assert!(t.find_in_line(b"TODO_LIST").is_empty());
-        assert!(t.find_in_line(b"see TODO.md").is_empty());
-        assert_eq!(t.find_in_line(b"a. FIXME: b"), vec![(3, 8)]);
+        let find = |line: &[u8]| {
+            let mut found = Vec::new();
+            t.find_in_line(line, &mut found);
+            assert_eq!(t.has_tag_in_line(line), !found.is_empty());
+            found
+        };
+        // The list is sorted: FIXME is tag 0, TODO tag 1.
+        assert_eq!(find(b"TODO: x"), vec![(0, 4, 1)]);
+        assert_eq!(find(b"@TODO x"), vec![(1, 5, 1)]);
+        assert!(find(b"the TODO list").is_empty());
+        assert!(find(b"TODO_LIST").is_empty());
+        assert!(find(b"see TODO.md").is_empty());
+        assert_eq!(find(b"a. FIXME: b"), vec![(3, 8, 0)]);
         assert_eq!(
             t.candidates(b"x TODO myTODO TODO_X FIXME", false),
             vec![2, 21]

@@ -116,9 +116,9 @@ pub(crate) fn sort_by_line(items: &mut Vec<Item>) {
 /// Fills in path, priority and fingerprint of a file's items.
 pub(crate) fn finalize(items: &mut [Item], path: &str, priority: impl Fn(&str) -> Priority) {
     let occurrences = occurrences(items);
-    let mut buf = Vec::new();
+    let mut hashing = Hashing::default();
     for (it, occurrence) in items.iter_mut().zip(occurrences) {
-        it.fingerprint = fingerprint_with(&mut buf, &it.tag, &it.text, path, occurrence);
+        it.fingerprint = hashing.fingerprint(&it.tag, &it.text, path, occurrence);
         it.path = path.to_string();
         it.priority = priority(&it.tag);
     }
@@ -153,35 +153,42 @@ fn occurrences(items: &[Item]) -> Vec<usize> {
         .collect()
 }
 
-/// [`fingerprint`], hashing in one call through the scratch buffer `buf`
-/// when `text` is already whitespace-normalised ASCII (as extracted items
-/// are), which gives the same bytes to hash.
-fn fingerprint_with(
-    buf: &mut Vec<u8>,
-    tag: &str,
-    text: &str,
-    path: &str,
-    occurrence: usize,
-) -> String {
-    if !is_normalized_ascii(text) {
-        return fingerprint(tag, text, path, occurrence);
+/// Computes [`fingerprint`]s for the items of a file through one scratch
+/// buffer.
+#[derive(Default)]
+struct Hashing {
+    buf: Vec<u8>,
+}
+
+impl Hashing {
+    /// [`fingerprint`]; when `text` is already whitespace-normalised ASCII
+    /// (as extracted items are) it is hashed in one call, which gives the
+    /// same bytes to hash.
+    fn fingerprint(&mut self, tag: &str, text: &str, path: &str, occurrence: usize) -> String {
+        if !is_normalized_ascii(text) {
+            return fingerprint(tag, text, path, occurrence);
+        }
+        let buf = &mut self.buf;
+        buf.clear();
+        buf.extend_from_slice(tag.as_bytes());
+        buf.push(0);
+        buf.extend_from_slice(text.as_bytes());
+        buf.push(0);
+        buf.extend_from_slice(path.as_bytes());
+        buf.push(0);
+        buf.extend_from_slice(&(occurrence as u64).to_le_bytes());
+        let hash = blake3::hash(buf);
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut hex = [0u8; 32];
+        for (k, &b) in hash.as_bytes()[..16].iter().enumerate() {
+            hex[2 * k] = HEX[usize::from(b >> 4)];
+            hex[2 * k + 1] = HEX[usize::from(b & 15)];
+        }
+        // Only hex digits were written.
+        std::str::from_utf8(&hex)
+            .map(str::to_string)
+            .unwrap_or_default()
     }
-    buf.clear();
-    buf.extend_from_slice(tag.as_bytes());
-    buf.push(0);
-    buf.extend_from_slice(text.as_bytes());
-    buf.push(0);
-    buf.extend_from_slice(path.as_bytes());
-    buf.push(0);
-    buf.extend_from_slice(&(occurrence as u64).to_le_bytes());
-    let hash = blake3::hash(buf);
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(32);
-    for &b in &hash.as_bytes()[..16] {
-        out.push(char::from(HEX[usize::from(b >> 4)]));
-        out.push(char::from(HEX[usize::from(b & 15)]));
-    }
-    out
 }
 
 /// Whether `text` is ASCII and equal to its whitespace-normalised form:
@@ -212,7 +219,7 @@ mod tests {
 
     #[test]
     fn fast_fingerprint_matches_the_public_one() {
-        let mut buf = Vec::new();
+        let mut hashing = Hashing::default();
         for text in [
             "",
             "fix the parser",
@@ -227,7 +234,7 @@ mod tests {
         ] {
             for occurrence in [0, 1, 7] {
                 assert_eq!(
-                    fingerprint_with(&mut buf, "TODO", text, "src/a.rs", occurrence),
+                    hashing.fingerprint("TODO", text, "src/a.rs", occurrence),
                     fingerprint("TODO", text, "src/a.rs", occurrence),
                     "{text:?}"
                 );
