@@ -83,6 +83,70 @@ struct FileResult {
     items: Vec<Item>,
 }
 
+/// What a batch of files yields: its outcome counts and the files that
+/// hold items. Counting inside the batch keeps the serial merge at the end
+/// proportional to the files with items, not to all files.
+#[derive(Default)]
+struct BatchResult {
+    report: ScanReport,
+    with_items: Vec<(usize, Vec<Item>)>,
+}
+
+impl ScanReport {
+    fn count(&mut self, outcome: Outcome) {
+        match outcome {
+            Outcome::Scanned(n) => {
+                self.files_scanned += 1;
+                self.bytes_scanned += n;
+            }
+            Outcome::Skipped(Skip::Ignored) => self.skipped_ignored += 1,
+            Outcome::Skipped(Skip::Vendored) => self.skipped_vendored += 1,
+            Outcome::Skipped(Skip::Generated) => self.skipped_generated += 1,
+            Outcome::Skipped(Skip::Lock) => self.skipped_lock += 1,
+            Outcome::Skipped(Skip::Minified) => self.skipped_minified += 1,
+            Outcome::Binary => self.skipped_binary += 1,
+            Outcome::TooLarge => self.skipped_too_large += 1,
+            Outcome::Unknown => self.skipped_unknown_language += 1,
+            Outcome::ReadError => self.read_errors += 1,
+        }
+    }
+
+    /// Adds the counts of `other`.
+    fn add(&mut self, other: &ScanReport) {
+        // Destructured so that a new field cannot be forgotten here.
+        let ScanReport {
+            files_total,
+            files_scanned,
+            bytes_scanned,
+            skipped_binary,
+            skipped_too_large,
+            skipped_minified,
+            skipped_lock,
+            skipped_vendored,
+            skipped_generated,
+            skipped_ignored,
+            skipped_unknown_language,
+            read_errors,
+            comments,
+            tasks,
+        } = *other;
+        self.files_total += files_total;
+        self.files_scanned += files_scanned;
+        self.bytes_scanned += bytes_scanned;
+        self.skipped_binary += skipped_binary;
+        self.skipped_too_large += skipped_too_large;
+        self.skipped_minified += skipped_minified;
+        self.skipped_lock += skipped_lock;
+        self.skipped_vendored += skipped_vendored;
+        self.skipped_generated += skipped_generated;
+        self.skipped_ignored += skipped_ignored;
+        self.skipped_unknown_language += skipped_unknown_language;
+        self.read_errors += read_errors;
+        self.comments += comments;
+        self.tasks += tasks;
+    }
+}
+
 /// Finds work items in files: tagged comments in source code and task
 /// lists in Markdown.
 ///
@@ -283,7 +347,8 @@ impl Scanner {
                 .into_par_iter()
                 .map(|b| {
                     let range = b * BATCH..((b + 1) * BATCH).min(total);
-                    let mut out = Vec::with_capacity(range.len());
+                    let files = range.len();
+                    let mut out = BatchResult::default();
                     for i in range {
                         if cancel.load(Ordering::Relaxed) {
                             return Err(ScanError::Cancelled);
@@ -291,16 +356,26 @@ impl Scanner {
                         if i + 1 < total {
                             prefetch(source.path(i + 1).as_bytes());
                         }
-                        out.push(self.scan_one(source, i, &rules));
+                        let r = self.scan_one(source, i, &rules);
+                        out.report.count(r.outcome);
+                        for it in &r.items {
+                            match it.kind {
+                                crate::ItemKind::Comment => out.report.comments += 1,
+                                crate::ItemKind::Task => out.report.tasks += 1,
+                            }
+                        }
+                        if !r.items.is_empty() {
+                            out.with_items.push((r.index, r.items));
+                        }
                     }
-                    let before = done.fetch_add(out.len(), Ordering::Relaxed);
-                    let d = before + out.len();
+                    let before = done.fetch_add(files, Ordering::Relaxed);
+                    let d = before + files;
                     if d / step != before / step && d < total {
                         progress(d, total);
                     }
                     Ok(out)
                 })
-                .collect::<Result<Vec<Vec<FileResult>>, ScanError>>()
+                .collect::<Result<Vec<BatchResult>, ScanError>>()
         };
         let results = match self.config.threads {
             Some(n) => rayon::ThreadPoolBuilder::new()
@@ -320,41 +395,24 @@ impl Scanner {
             read_errors: rules.read_errors,
             ..ScanReport::default()
         };
-        let mut with_items: Vec<(&str, FileResult)> = Vec::new();
-        for r in results.into_iter().flatten() {
-            match r.outcome {
-                Outcome::Scanned(n) => {
-                    report.files_scanned += 1;
-                    report.bytes_scanned += n;
-                }
-                Outcome::Skipped(Skip::Ignored) => report.skipped_ignored += 1,
-                Outcome::Skipped(Skip::Vendored) => report.skipped_vendored += 1,
-                Outcome::Skipped(Skip::Generated) => report.skipped_generated += 1,
-                Outcome::Skipped(Skip::Lock) => report.skipped_lock += 1,
-                Outcome::Skipped(Skip::Minified) => report.skipped_minified += 1,
-                Outcome::Binary => report.skipped_binary += 1,
-                Outcome::TooLarge => report.skipped_too_large += 1,
-                Outcome::Unknown => report.skipped_unknown_language += 1,
-                Outcome::ReadError => report.read_errors += 1,
-            }
-            if !r.items.is_empty() {
-                with_items.push((source.path(r.index), r));
-            }
+        let mut with_items: Vec<(&str, usize, Vec<Item>)> = Vec::new();
+        for batch in results {
+            report.add(&batch.report);
+            with_items.extend(
+                batch
+                    .with_items
+                    .into_iter()
+                    .map(|(index, items)| (source.path(index), index, items)),
+            );
         }
         // Indices are distinct, so the order is total and an unstable sort
         // gives the same result as a stable one; the paths are looked up
         // once rather than in every comparison.
-        with_items.sort_unstable_by(|(pa, a), (pb, b)| pa.cmp(pb).then(a.index.cmp(&b.index)));
-        let mut items = Vec::with_capacity(with_items.iter().map(|(_, r)| r.items.len()).sum());
-        for (_, r) in with_items {
+        with_items.sort_unstable_by(|(pa, a, _), (pb, b, _)| pa.cmp(pb).then(a.cmp(b)));
+        let mut items = Vec::with_capacity(with_items.iter().map(|(_, _, r)| r.len()).sum());
+        for (_, _, file_items) in with_items {
             let base = items.len();
-            for it in &r.items {
-                match it.kind {
-                    crate::ItemKind::Comment => report.comments += 1,
-                    crate::ItemKind::Task => report.tasks += 1,
-                }
-            }
-            items.extend(r.items.into_iter().map(|mut it| {
+            items.extend(file_items.into_iter().map(|mut it| {
                 it.parent = it.parent.map(|p| p + base);
                 it
             }));
