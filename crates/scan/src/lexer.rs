@@ -109,6 +109,10 @@ pub(crate) struct LexTables {
     finder: ByteSet,
     /// End-of-string sets, parallel to `syn.strings`.
     quote_sets: Box<[Option<ByteSet>]>,
+    /// Searchers for the closing markers of block comments, parallel to
+    /// `syn.block`: a license header has a `*` on every line, which a
+    /// search for the marker's first byte would stop at.
+    block_closers: Box<[memmem::Finder<'static>]>,
 }
 
 impl LexTables {
@@ -124,10 +128,16 @@ impl LexTables {
                 _ => None,
             })
             .collect();
+        let block_closers = syn
+            .block
+            .iter()
+            .map(|b| memmem::Finder::new(b.close).into_owned())
+            .collect();
         LexTables {
             kinds,
             finder: ByteSet::new(&interesting),
             quote_sets,
+            block_closers,
         }
     }
 }
@@ -341,17 +351,17 @@ impl<'a> Lexer<'a> {
     }
 
     fn block_comment(&self, i: usize, b: u8) -> Option<Comment> {
-        for bcm in self.syn.block {
+        for (k, bcm) in self.syn.block.iter().enumerate() {
             if bcm.open.first() != Some(&b) || !self.starts_with(i, bcm.open) {
                 continue;
             }
             let c = match bcm.kind {
-                BlockKind::Plain => Some(self.plain_block(i, bcm)),
+                BlockKind::Plain => Some(self.plain_block(i, k, bcm)),
                 BlockKind::NotFollowedBy(c) => {
                     if self.at(i + bcm.open.len()) == Some(c) {
                         None
                     } else {
-                        Some(self.plain_block(i, bcm))
+                        Some(self.plain_block(i, k, bcm))
                     }
                 }
                 BlockKind::LineStart => self.line_start_block(i, bcm),
@@ -365,13 +375,20 @@ impl<'a> Lexer<'a> {
         None
     }
 
-    fn plain_block(&self, i: usize, bcm: &BlockComment) -> Comment {
+    /// The block comment opened at `i` by `syn.block[k]`.
+    fn plain_block(&self, i: usize, k: usize, bcm: &BlockComment) -> Comment {
         let body_start = (i + bcm.open.len()).min(self.end);
         let strip: &'static [u8] = if bcm.close.contains(&b'*') { b"*" } else { b"" };
         let (body_end, end) = if bcm.nested {
             self.nested_close(body_start, bcm.open, bcm.close)
         } else {
-            match self.find_seq(body_start, bcm.close) {
+            let found = match self.tables.block_closers.get(k) {
+                Some(closer) => closer
+                    .find(&self.src[body_start..self.end])
+                    .map(|j| body_start + j),
+                None => self.find_seq(body_start, bcm.close),
+            };
+            match found {
                 Some(j) => (j, j + bcm.close.len()),
                 None => (self.end, self.end),
             }
