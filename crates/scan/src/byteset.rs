@@ -9,48 +9,34 @@
 
 #[cfg(target_arch = "x86_64")]
 use std::arch::x86_64::{
-    __m128i, _mm_add_epi64, _mm_cmpeq_epi8, _mm_cvtsi128_si64, _mm_loadu_si128, _mm_movemask_epi8,
-    _mm_or_si128, _mm_sad_epu8, _mm_set1_epi8, _mm_setzero_si128, _mm_srli_si128, _mm_sub_epi8,
+    __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8,
 };
 
-/// Counts the bytes of `hay` equal to `needle`.
-pub(crate) fn count_byte(hay: &[u8], needle: u8) -> usize {
+/// Counts the occurrences of one byte (line counting).
+pub(crate) struct ByteCounter {
+    /// memchr's AVX2 counter, when the CPU has AVX2.
     #[cfg(target_arch = "x86_64")]
-    let (counted, rest) = count_byte_sse2(hay, needle);
-    #[cfg(not(target_arch = "x86_64"))]
-    let (counted, rest) = (0usize, hay);
-    counted + rest.iter().filter(|&&b| b == needle).count()
+    avx2: Option<memchr::arch::x86_64::avx2::memchr::One>,
+    portable: memchr::arch::all::memchr::One,
 }
 
-/// Counts `needle` in the longest prefix of `hay` made of whole 16-byte
-/// blocks; returns that count and the rest of `hay`.
-#[cfg(target_arch = "x86_64")]
-fn count_byte_sse2(hay: &[u8], needle: u8) -> (usize, &[u8]) {
-    let len = hay.len();
-    let mut i = 0;
-    // SAFETY: SSE2 is part of the x86-64 baseline; every load reads the
-    // 16 bytes at `i..i + 16` with `i + 16 <= len`.
-    let total = unsafe {
-        let n = _mm_set1_epi8(i8::from_ne_bytes([needle]));
-        let zero = _mm_setzero_si128();
-        let mut sums = zero;
-        while i + 16 <= len {
-            // Each lane of `acc` counts at most 255 matches.
-            let mut acc = zero;
-            let mut k = 0;
-            while k < 255 && i + 16 <= len {
-                let v = _mm_loadu_si128(hay.as_ptr().add(i).cast::<__m128i>());
-                acc = _mm_sub_epi8(acc, _mm_cmpeq_epi8(v, n));
-                i += 16;
-                k += 1;
-            }
-            sums = _mm_add_epi64(sums, _mm_sad_epu8(acc, zero));
+impl ByteCounter {
+    pub(crate) fn new(needle: u8) -> Self {
+        ByteCounter {
+            #[cfg(target_arch = "x86_64")]
+            avx2: memchr::arch::x86_64::avx2::memchr::One::new(needle),
+            portable: memchr::arch::all::memchr::One::new(needle),
         }
-        let lo = _mm_cvtsi128_si64(sums) as u64;
-        let hi = _mm_cvtsi128_si64(_mm_srli_si128::<8>(sums)) as u64;
-        usize::try_from(lo + hi).unwrap_or(usize::MAX)
-    };
-    (total, &hay[i..])
+    }
+
+    /// Counts the bytes of `hay` equal to the needle.
+    pub(crate) fn count(&self, hay: &[u8]) -> usize {
+        #[cfg(target_arch = "x86_64")]
+        if let Some(avx2) = &self.avx2 {
+            return avx2.count(hay);
+        }
+        self.portable.count(hay)
+    }
 }
 
 /// A set of bytes to search for.
@@ -165,7 +151,7 @@ impl std::fmt::Debug for ByteSet {
 
 #[cfg(test)]
 mod tests {
-    use super::{ByteSet, count_byte};
+    use super::{ByteCounter, ByteSet};
 
     #[test]
     fn counts_like_a_scalar_count() {
@@ -183,12 +169,10 @@ mod tests {
             let s: Vec<u8> = (0..n)
                 .map(|i| if i % 3 == 0 { b'\n' } else { b'a' })
                 .collect();
-            assert_eq!(
-                count_byte(&s, b'\n'),
-                s.iter().filter(|&&b| b == b'\n').count()
-            );
+            let lines = ByteCounter::new(b'\n');
+            assert_eq!(lines.count(&s), s.iter().filter(|&&b| b == b'\n').count());
             let all = vec![b'\n'; n];
-            assert_eq!(count_byte(&all, b'\n'), n);
+            assert_eq!(lines.count(&all), n);
         }
     }
 

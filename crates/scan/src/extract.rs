@@ -217,6 +217,7 @@ pub(crate) struct LineCounter<'a> {
     src: &'a [u8],
     pos: usize,
     line: u32,
+    newlines: crate::byteset::ByteCounter,
 }
 
 impl<'a> LineCounter<'a> {
@@ -225,6 +226,7 @@ impl<'a> LineCounter<'a> {
             src,
             pos: 0,
             line: 1,
+            newlines: crate::byteset::ByteCounter::new(b'\n'),
         }
     }
 
@@ -234,7 +236,7 @@ impl<'a> LineCounter<'a> {
             self.pos = 0;
             self.line = 1;
         }
-        let n = crate::byteset::count_byte(&self.src[self.pos..pos], b'\n');
+        let n = self.newlines.count(&self.src[self.pos..pos]);
         self.line = self
             .line
             .saturating_add(u32::try_from(n).unwrap_or(u32::MAX));
