@@ -34,9 +34,9 @@ fn extract_markdown_with(
     tasks: bool,
     windows: bool,
 ) -> Vec<Item> {
-    let has_tasks = tasks && has_task_marker(bytes);
-    let has_comments =
-        memmem::find(bytes, b"<!--").is_some() && !tags.candidates(bytes, false).is_empty();
+    let (task_marker, html_comment) = markers_and_comments(bytes);
+    let has_tasks = tasks && task_marker;
+    let has_comments = html_comment && !tags.candidates(bytes, false).is_empty();
     if !has_tasks && !has_comments {
         return Vec::new();
     }
@@ -385,13 +385,7 @@ fn task_markers(bytes: &[u8]) -> Vec<usize> {
 /// Calls `f` with the offset of each plausible task box, in order, while it
 /// returns true.
 fn for_each_task_marker(bytes: &[u8], mut f: impl FnMut(usize) -> bool) {
-    let plausible = |i: usize| {
-        let mut j = i;
-        while j > 0 && matches!(bytes[j - 1], b' ' | b'\t') {
-            j -= 1;
-        }
-        j < i && j > 0 && matches!(bytes[j - 1], b'-' | b'*' | b'+' | b'.' | b')')
-    };
+    let plausible = |i: usize| plausible_task_box(bytes, i);
     if let Some(searcher) = TASK_BOXES.as_ref() {
         for m in searcher.find_iter(bytes) {
             if plausible(m.start()) && !f(m.start()) {
@@ -412,6 +406,43 @@ fn for_each_task_marker(bytes: &[u8], mut f: impl FnMut(usize) -> bool) {
             return;
         }
     }
+}
+
+/// Whether the document has a plausible task box (see [`has_task_marker`])
+/// and whether it opens an HTML comment, found in one pass over it.
+fn markers_and_comments(bytes: &[u8]) -> (bool, bool) {
+    let Some(searcher) = BOXES_AND_COMMENTS.as_ref() else {
+        return (
+            has_task_marker(bytes),
+            memmem::find(bytes, b"<!--").is_some(),
+        );
+    };
+    let (mut task, mut comment) = (false, false);
+    for m in searcher.find_iter(bytes) {
+        if m.pattern().as_usize() == 3 {
+            comment = true;
+        } else if !task && plausible_task_box(bytes, m.start()) {
+            task = true;
+        }
+        if task && comment {
+            break;
+        }
+    }
+    (task, comment)
+}
+
+/// [`TASK_BOXES`] plus `<!--` (pattern 3).
+static BOXES_AND_COMMENTS: std::sync::LazyLock<Option<aho_corasick::packed::Searcher>> =
+    std::sync::LazyLock::new(|| aho_corasick::packed::Searcher::new(["[ ]", "[x]", "[X]", "<!--"]));
+
+/// Whether the box at `i` follows a list marker and blanks (`- [ ]`,
+/// `1. [x]`), as a task box must.
+fn plausible_task_box(bytes: &[u8], i: usize) -> bool {
+    let mut j = i;
+    while j > 0 && matches!(bytes[j - 1], b' ' | b'\t') {
+        j -= 1;
+    }
+    j < i && j > 0 && matches!(bytes[j - 1], b'-' | b'*' | b'+' | b'.' | b')')
 }
 
 /// Vectorised search for `[ ]`, `[x]`, `[X]` (when the CPU supports it).
@@ -499,6 +530,17 @@ mod tests {
                 prop_assert_eq!(in_doc, has_task_marker(line.as_bytes()), "{:?}", line);
                 start = end + 1;
             }
+        }
+
+        /// The combined search agrees with the two separate ones.
+        #[test]
+        fn one_pass_finds_boxes_and_comments(lines in prop::collection::vec(prop::sample::select(PIECES), 0..40)) {
+            let doc = lines.join("\n");
+            let bytes = doc.as_bytes();
+            prop_assert_eq!(
+                markers_and_comments(bytes),
+                (has_task_marker(bytes), memmem::find(bytes, b"<!--").is_some())
+            );
         }
     }
 
