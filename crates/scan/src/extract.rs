@@ -279,7 +279,8 @@ pub(crate) fn extract_code(
     while ci < cands.len() && cands[ci] < range.1 {
         let c = match pending.take() {
             Some(c) => c,
-            None => match lx.next_comment(cands[ci] + 1) {
+            // Comments that end before the candidate cannot hold it.
+            None => match lx.next_comment_ending_after(cands[ci] + 1, cands[ci]) {
                 Some(c) => c,
                 None => {
                     // No comment starts at or before the next candidate: it

@@ -169,9 +169,20 @@ impl<'a> Lexer<'a> {
     /// The next comment that starts before `limit`, or `None` (leaving the
     /// lexer at a code position before `limit`-or-later so lexing can resume).
     pub(crate) fn next_comment(&mut self, limit: usize) -> Option<Comment> {
+        self.next_comment_ending_after(limit, 0)
+    }
+
+    /// Like [`Lexer::next_comment`], passing over the comments that end at
+    /// or before `after`: the caller looks for the comment that holds a
+    /// candidate at `after`, and most comments hold none.
+    pub(crate) fn next_comment_ending_after(
+        &mut self,
+        limit: usize,
+        after: usize,
+    ) -> Option<Comment> {
         loop {
             if let Some(inner) = self.inner.as_mut() {
-                if let Some(c) = inner.next_comment(limit) {
+                if let Some(c) = inner.next_comment_ending_after(limit, after) {
                     return Some(c);
                 }
                 if inner.pos < inner.end {
@@ -200,6 +211,9 @@ impl<'a> Lexer<'a> {
                 match self.markup(i) {
                     MarkupStep::Comment(c) => {
                         self.pos = c.end;
+                        if c.end <= after {
+                            continue;
+                        }
                         return Some(c);
                     }
                     MarkupStep::Skip(p) => {
@@ -213,12 +227,18 @@ impl<'a> Lexer<'a> {
                 && let Some(c) = self.block_comment(i, b)
             {
                 self.pos = c.end;
+                if c.end <= after {
+                    continue;
+                }
                 return Some(c);
             }
             if kind & K_LINE != 0
                 && let Some(c) = self.line_comment(i, b)
             {
                 self.pos = c.end;
+                if c.end <= after {
+                    continue;
+                }
                 return Some(c);
             }
             if kind & K_ESC != 0 {
