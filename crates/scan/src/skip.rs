@@ -33,6 +33,10 @@ pub(crate) struct PathRules {
     generated: Option<Gitignore>,
     vendored_dirs: Vec<String>,
     generated_dirs: Vec<String>,
+    /// [`length_mask`] of the vendored and generated directory names, and
+    /// whether one of them is 64 bytes or longer.
+    dir_lengths: u64,
+    long_dir_name: bool,
     /// Read errors while loading the rule files.
     pub read_errors: usize,
 }
@@ -62,6 +66,33 @@ const LOCK_FILES: &[&str] = &[
     "deno.lock",
 ];
 
+/// Bit `n` is set when some name of `names` is `n` bytes long (names of 64
+/// bytes or more set no bit and must be compared anyway). Most path
+/// components and file names differ in length from every listed name, so
+/// one bit test rules them out.
+const fn length_mask(names: &[&str]) -> u64 {
+    let mut mask = 0u64;
+    let mut k = 0;
+    while k < names.len() {
+        let n = names[k].len();
+        mask |= if n < 64 { 1 << n } else { 0 };
+        k += 1;
+    }
+    mask
+}
+
+const LOCK_FILE_LENGTHS: u64 = length_mask(LOCK_FILES);
+
+/// Whether a name `len` bytes long may be in a list whose lengths are
+/// `mask`.
+fn may_match(mask: u64, long_names: bool, len: usize) -> bool {
+    if len < 64 {
+        mask & (1 << len) != 0
+    } else {
+        long_names
+    }
+}
+
 fn build(lines: &[String]) -> Option<Gitignore> {
     if lines.is_empty() {
         return None;
@@ -86,9 +117,17 @@ fn matches(g: &Option<Gitignore>, path: &str) -> bool {
 impl PathRules {
     /// Loads `.todovaultignore` and `.gitattributes` from the source root.
     pub(crate) fn load(source: &dyn FileSource, config: &ScanConfig) -> PathRules {
+        let dirs: Vec<&str> = config
+            .vendored_dirs
+            .iter()
+            .chain(&config.generated_dirs)
+            .map(String::as_str)
+            .collect();
         let mut rules = PathRules {
             vendored_dirs: config.vendored_dirs.clone(),
             generated_dirs: config.generated_dirs.clone(),
+            dir_lengths: length_mask(&dirs),
+            long_dir_name: dirs.iter().any(|d| d.len() >= 64),
             ..PathRules::default()
         };
         let mut ignore_lines = Vec::new();
@@ -123,21 +162,22 @@ impl PathRules {
     pub(crate) fn classify(&self, path: &str) -> Option<Skip> {
         // A byte split: paths are short, and `str::split` pays for a
         // general searcher on every call.
-        let mut comps = path
-            .as_bytes()
-            .split(|&b| b == b'/')
-            .filter(|c| !c.is_empty())
-            .peekable();
         let mut vendored_dir = false;
         let mut generated_dir = false;
-        while let Some(c) = comps.next() {
+        let mut rest = path.trim_end_matches('/').as_bytes();
+        while let Some(slash) = rest.iter().position(|&b| b == b'/') {
+            let c = &rest[..slash];
+            rest = &rest[slash + 1..];
             if c == b".git" {
                 return Some(Skip::Ignored);
             }
-            if comps.peek().is_some() {
+            if !c.is_empty() && may_match(self.dir_lengths, self.long_dir_name, c.len()) {
                 vendored_dir |= self.vendored_dirs.iter().any(|d| d.as_bytes() == c);
                 generated_dir |= self.generated_dirs.iter().any(|d| d.as_bytes() == c);
             }
+        }
+        if rest == b".git" {
+            return Some(Skip::Ignored);
         }
         if matches(&self.ignore, path) {
             return Some(Skip::Ignored);
@@ -149,7 +189,9 @@ impl PathRules {
             return Some(Skip::Generated);
         }
         let name = file_name(path);
-        if LOCK_FILES.contains(&name) || (name.ends_with(".lock") && name.len() > 5) {
+        if (may_match(LOCK_FILE_LENGTHS, false, name.len()) && LOCK_FILES.contains(&name))
+            || (name.ends_with(".lock") && name.len() > 5)
+        {
             return Some(Skip::Lock);
         }
         if name.as_bytes().windows(5).any(|w| w == b".min.") {
@@ -257,6 +299,25 @@ mod tests {
     use crate::source::MemorySource;
 
     #[test]
+    fn configured_directory_names_of_any_length() {
+        let long = "d".repeat(70);
+        let config = ScanConfig {
+            vendored_dirs: vec![long.clone(), "v".to_string()],
+            generated_dirs: vec!["gen".to_string()],
+            ..ScanConfig::default()
+        };
+        let rules = PathRules::load(&MemorySource::default(), &config);
+        assert_eq!(
+            rules.classify(&format!("a/{long}/b.c")),
+            Some(Skip::Vendored)
+        );
+        assert_eq!(rules.classify(&format!("a/{long}x/b.c")), None);
+        assert_eq!(rules.classify("v/b.c"), Some(Skip::Vendored));
+        assert_eq!(rules.classify("a/gen/b.c"), Some(Skip::Generated));
+        assert_eq!(rules.classify("node_modules/b.c"), None);
+    }
+
+    #[test]
     fn path_rules() {
         let mut src = MemorySource::default();
         src.push(".todovaultignore", "secret/\n*.gen.rs\n!keep.gen.rs\n");
@@ -272,6 +333,18 @@ mod tests {
             rules.classify("web/node_modules/x/i.js"),
             Some(Skip::Vendored)
         );
+        // Directory names count as directories only, anywhere in the path.
+        assert_eq!(rules.classify("vendor"), None);
+        assert_eq!(rules.classify("src/vendor"), None);
+        assert_eq!(rules.classify("/vendor//a.c"), Some(Skip::Vendored));
+        assert_eq!(rules.classify("a/build/b/c.rs"), Some(Skip::Generated));
+        assert_eq!(rules.classify("a/.git"), Some(Skip::Ignored));
+        assert_eq!(rules.classify(".git/config"), Some(Skip::Ignored));
+        assert_eq!(rules.classify("a/.github/ci.yml"), None);
+        assert_eq!(rules.classify("x/Cargo.lock"), Some(Skip::Lock));
+        assert_eq!(rules.classify("x/Cargo.locks"), None);
+        assert_eq!(rules.classify("x/my.lock"), Some(Skip::Lock));
+        assert_eq!(rules.classify("x/app.min.js"), Some(Skip::Minified));
         assert_eq!(rules.classify("target/debug/a.rs"), Some(Skip::Generated));
         assert_eq!(rules.classify("src/build.rs"), None);
         assert_eq!(rules.classify("a/.git/config"), Some(Skip::Ignored));
