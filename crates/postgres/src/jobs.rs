@@ -134,10 +134,14 @@ impl Sql {
                          lease_expires_at = NULL,
                          updated_at = clock_timestamp()
                      WHERE j.id = $1 AND j.lease_owner = $2 AND j.attempt = $3 AND j.state = 'running'
-                     RETURNING j.id, j.updated_at
+                     RETURNING j.id, j.updated_at, j.state
                  ), closed AS (
+                     -- A retry with no attempt left failed the job: the
+                     -- attempt is recorded as a failure.
                      UPDATE {s}.job_attempts a
-                     SET ended_at = done.updated_at, outcome = $4::text
+                     SET ended_at = done.updated_at,
+                         outcome = CASE WHEN $4::text = 'retry' AND done.state = 'failed'
+                                        THEN 'failed' ELSE $4::text END
                      FROM done
                      WHERE a.job_id = done.id AND a.ended_at IS NULL
                  )
