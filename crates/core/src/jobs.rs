@@ -246,8 +246,9 @@ pub enum AttemptOutcome {
     Completed,
     /// The worker failed the job for good (or used up the attempts).
     Failed,
-    /// The worker failed transiently and asked for another attempt (the job
-    /// failed instead if none was left).
+    /// The worker failed transiently and asked for another attempt. When
+    /// none was left the job failed, and the attempt is recorded as
+    /// [`AttemptOutcome::Failed`] instead.
     Retry,
     /// The worker stopped on a cancel request.
     Cancelled,
@@ -350,6 +351,12 @@ pub trait JobStore: Send + Sync {
     /// Deletes up to `limit` terminal jobs last changed more than `older_than`
     /// ago. Returns how many were deleted.
     async fn prune(&self, older_than: Duration, limit: usize) -> Result<u64>;
+
+    /// Every claim of the job and how it ended, oldest first: the worker,
+    /// when it claimed the job, and, once the attempt is over, when and with
+    /// which [`AttemptOutcome`]. Empty for an unknown (or pruned) job. A
+    /// released attempt's number is used again by the next claim.
+    async fn attempt_history(&self, job_id: &ImportJobId) -> Result<Vec<AttemptRecord>>;
 
     /// Waits until a job may have become claimable (for example because
     /// another host queued one) or `timeout` passes. Idle workers wait here

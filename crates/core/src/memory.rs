@@ -13,8 +13,8 @@ use crate::document::{MasterTodo, Timestamp, now_millis};
 use crate::error::{Error, Result};
 use crate::ids::{ImportJobId, WorkspaceId};
 use crate::jobs::{
-    CANCELLED, Finish, Heartbeat, ImportJob, Inserted, JobState, JobStore, Lease, NewJob,
-    WORKER_LOST,
+    AttemptOutcome, AttemptRecord, CANCELLED, Finish, Heartbeat, ImportJob, Inserted, JobState,
+    JobStore, Lease, NewJob, WORKER_LOST,
 };
 use crate::todos::{TodoStore, check_put, version_conflict};
 use crate::vault::{
@@ -37,7 +37,34 @@ fn after(now: Timestamp, d: Duration) -> Timestamp {
 /// Import jobs in memory.
 #[derive(Debug, Default)]
 pub struct MemoryJobStore {
-    jobs: Mutex<HashMap<ImportJobId, ImportJob>>,
+    state: Mutex<Jobs>,
+}
+
+/// The jobs and their attempt histories, under one lock.
+#[derive(Debug, Default)]
+struct Jobs {
+    jobs: HashMap<ImportJobId, ImportJob>,
+    attempts: HashMap<ImportJobId, Vec<AttemptRecord>>,
+}
+
+/// Closes the open attempt `attempt` of `job` with `outcome` at `at`.
+fn end_attempt(
+    attempts: &mut HashMap<ImportJobId, Vec<AttemptRecord>>,
+    job: ImportJobId,
+    attempt: u32,
+    at: Timestamp,
+    outcome: AttemptOutcome,
+) {
+    let open = attempts.get_mut(&job).and_then(|records| {
+        records
+            .iter_mut()
+            .rev()
+            .find(|a| a.attempt == attempt && a.ended_at.is_none())
+    });
+    if let Some(open) = open {
+        open.ended_at = Some(at);
+        open.outcome = Some(outcome);
+    }
 }
 
 impl MemoryJobStore {
@@ -61,7 +88,8 @@ impl MemoryJobStore {
 #[async_trait]
 impl JobStore for MemoryJobStore {
     async fn insert(&self, new: NewJob) -> Result<Inserted> {
-        let mut jobs = lock(&self.jobs);
+        let mut state = lock(&self.state);
+        let jobs = &mut state.jobs;
         if let Some(existing) = jobs.values().find(|j| {
             !j.state.is_terminal()
                 && j.workspace_id == new.workspace_id
@@ -98,14 +126,16 @@ impl JobStore for MemoryJobStore {
     }
 
     async fn get(&self, workspace: &WorkspaceId, id: &ImportJobId) -> Result<Option<ImportJob>> {
-        Ok(lock(&self.jobs)
+        Ok(lock(&self.state)
+            .jobs
             .get(id)
             .filter(|j| j.workspace_id == *workspace)
             .cloned())
     }
 
     async fn claim(&self, worker: &str, lease_for: Duration) -> Result<Option<ImportJob>> {
-        let mut jobs = lock(&self.jobs);
+        let mut guard = lock(&self.state);
+        let Jobs { jobs, attempts } = &mut *guard;
         let now = now_millis();
         let due = jobs
             .values_mut()
@@ -119,6 +149,14 @@ impl JobStore for MemoryJobStore {
         job.lease_owner = Some(worker.to_owned());
         job.lease_expires_at = Some(after(now, lease_for));
         job.updated_at = now;
+        attempts.entry(job.id).or_default().push(AttemptRecord {
+            job_id: job.id,
+            attempt: job.attempt,
+            worker: worker.to_owned(),
+            claimed_at: now,
+            ended_at: None,
+            outcome: None,
+        });
         Ok(Some(job.clone()))
     }
 
@@ -128,9 +166,10 @@ impl JobStore for MemoryJobStore {
         progress: u8,
         lease_for: Duration,
     ) -> Result<Heartbeat> {
-        let mut jobs = lock(&self.jobs);
+        let mut state = lock(&self.state);
+        let jobs = &mut state.jobs;
         let now = now_millis();
-        let Some(job) = Self::fenced(&mut jobs, lease) else {
+        let Some(job) = Self::fenced(jobs, lease) else {
             return Ok(Heartbeat::Lost);
         };
         if job.lease_expires_at.is_some_and(|t| t < now) {
@@ -146,10 +185,18 @@ impl JobStore for MemoryJobStore {
     }
 
     async fn finish(&self, lease: &Lease, outcome: Finish) -> Result<bool> {
-        let mut jobs = lock(&self.jobs);
+        let mut guard = lock(&self.state);
+        let Jobs { jobs, attempts } = &mut *guard;
         let now = now_millis();
-        let Some(job) = Self::fenced(&mut jobs, lease) else {
+        let Some(job) = Self::fenced(jobs, lease) else {
             return Ok(false);
+        };
+        let recorded = match &outcome {
+            Finish::Completed => AttemptOutcome::Completed,
+            Finish::Failed { .. } => AttemptOutcome::Failed,
+            Finish::Retry { .. } => AttemptOutcome::Retry,
+            Finish::Cancelled => AttemptOutcome::Cancelled,
+            Finish::Released => AttemptOutcome::Released,
         };
         job.lease_owner = None;
         job.lease_expires_at = None;
@@ -183,6 +230,13 @@ impl JobStore for MemoryJobStore {
                 job.run_at = now;
             }
         }
+        // A retry with no attempt left fails the job.
+        let recorded = if recorded == AttemptOutcome::Retry && job.state == JobState::Failed {
+            AttemptOutcome::Failed
+        } else {
+            recorded
+        };
+        end_attempt(attempts, lease.job_id, lease.attempt, now, recorded);
         Ok(true)
     }
 
@@ -191,7 +245,8 @@ impl JobStore for MemoryJobStore {
         workspace: &WorkspaceId,
         id: &ImportJobId,
     ) -> Result<Option<ImportJob>> {
-        let mut jobs = lock(&self.jobs);
+        let mut state = lock(&self.state);
+        let jobs = &mut state.jobs;
         let Some(job) = jobs.get_mut(id).filter(|j| j.workspace_id == *workspace) else {
             return Ok(None);
         };
@@ -211,7 +266,8 @@ impl JobStore for MemoryJobStore {
     }
 
     async fn reap_expired(&self) -> Result<Vec<ImportJobId>> {
-        let mut jobs = lock(&self.jobs);
+        let mut guard = lock(&self.state);
+        let Jobs { jobs, attempts } = &mut *guard;
         let now = now_millis();
         let mut reaped = Vec::new();
         for job in jobs.values_mut() {
@@ -223,6 +279,7 @@ impl JobStore for MemoryJobStore {
             job.lease_owner = None;
             job.lease_expires_at = None;
             job.updated_at = now;
+            end_attempt(attempts, job.id, job.attempt, now, AttemptOutcome::Lost);
             if job.cancel_requested {
                 job.state = JobState::Cancelled;
                 job.error = Some(CANCELLED.to_owned());
@@ -240,7 +297,8 @@ impl JobStore for MemoryJobStore {
     }
 
     async fn prune(&self, older_than: Duration, limit: usize) -> Result<u64> {
-        let mut jobs = lock(&self.jobs);
+        let mut guard = lock(&self.state);
+        let Jobs { jobs, attempts } = &mut *guard;
         let cutoff =
             now_millis() - chrono::Duration::from_std(older_than).unwrap_or(chrono::Duration::MAX);
         let doomed: Vec<ImportJobId> = jobs
@@ -251,8 +309,17 @@ impl JobStore for MemoryJobStore {
             .collect();
         for id in &doomed {
             jobs.remove(id);
+            attempts.remove(id);
         }
         Ok(doomed.len() as u64)
+    }
+
+    async fn attempt_history(&self, job_id: &ImportJobId) -> Result<Vec<AttemptRecord>> {
+        Ok(lock(&self.state)
+            .attempts
+            .get(job_id)
+            .cloned()
+            .unwrap_or_default())
     }
 }
 

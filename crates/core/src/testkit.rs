@@ -304,6 +304,7 @@ pub async fn job_store_suite(store: Arc<dyn JobStore>) {
     job_cancel(&*store).await;
     job_lease_expires_mid_job(&*store).await;
     job_release_does_not_count(&*store).await;
+    job_attempt_history(&*store).await;
     job_racing_claims(Arc::clone(&store)).await;
     job_prune(&*store).await;
 }
@@ -783,6 +784,142 @@ async fn job_lease_expires_mid_job(store: &dyn JobStore) {
     assert_eq!(failed.error.as_deref(), Some(WORKER_LOST));
 }
 
+/// The attempt history of `id` as (attempt, worker, outcome) triples,
+/// after checking that every record belongs to the job and that ended
+/// attempts say when.
+async fn attempt_summary(
+    store: &dyn JobStore,
+    id: ImportJobId,
+) -> Vec<(u32, String, Option<AttemptOutcome>)> {
+    let history = store
+        .attempt_history(&id)
+        .await
+        .unwrap_or_else(|e| panic!("attempt history of {id}: {e}"));
+    for a in &history {
+        assert_eq!(a.job_id, id, "a record of another job: {a:?}");
+        assert_eq!(
+            a.ended_at.is_some(),
+            a.outcome.is_some(),
+            "an attempt ends with both a time and an outcome: {a:?}"
+        );
+    }
+    history
+        .into_iter()
+        .map(|a| (a.attempt, a.worker, a.outcome))
+        .collect()
+}
+
+/// Every claim is recorded with its worker and closed with how it ended;
+/// the running attempt is open; a completed job's history passes
+/// [`check_completed_attempts`].
+async fn job_attempt_history(store: &dyn JobStore) {
+    use AttemptOutcome::{Cancelled, Completed, Failed, Lost, Released, Retry};
+    let ws = unique_workspace("jobs-history");
+    let job = insert_new(store, &ws, "https://example.com/hist.git", 3).await;
+    assert!(
+        attempt_summary(store, job.id).await.is_empty(),
+        "not claimed yet"
+    );
+
+    // Attempt 1 dies (lease expires, reaped); attempt 2 is released;
+    // attempt 2 again completes.
+    let dying = claim_one(store, "dies", SHORT_LEASE, job.id).await;
+    tokio::time::sleep(SHORT_LEASE + Duration::from_millis(300)).await;
+    assert_eq!(
+        store
+            .heartbeat(&lease_of(&dying), 5, LONG_LEASE)
+            .await
+            .unwrap_or_else(|e| panic!("{e}")),
+        Heartbeat::Lost,
+        "an expired lease cannot be renewed, even before it is reaped"
+    );
+    let reaped = store.reap_expired().await.unwrap_or_else(|e| panic!("{e}"));
+    assert!(reaped.contains(&job.id));
+    let second = claim_one(store, "gives-back", LONG_LEASE, job.id).await;
+    assert!(
+        store
+            .finish(&lease_of(&second), Finish::Released)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+    );
+    let third = claim_one(store, "finisher", LONG_LEASE, job.id).await;
+    assert_eq!(
+        attempt_summary(store, job.id).await.last(),
+        Some(&(2, "finisher".to_owned(), None)),
+        "the running attempt is open"
+    );
+    assert!(
+        store
+            .finish(&lease_of(&third), Finish::Completed)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+    );
+    let words =
+        |rows: &[(u32, &str, AttemptOutcome)]| -> Vec<(u32, String, Option<AttemptOutcome>)> {
+            rows.iter()
+                .map(|&(n, w, o)| (n, w.to_owned(), Some(o)))
+                .collect()
+        };
+    assert_eq!(
+        attempt_summary(store, job.id).await,
+        words(&[
+            (1, "dies", Lost),
+            (2, "gives-back", Released),
+            (2, "finisher", Completed)
+        ])
+    );
+    let history = store
+        .attempt_history(&job.id)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    check_completed_attempts(&history, job.max_attempts)
+        .unwrap_or_else(|e| panic!("job {}: {e}", job.id));
+
+    // A retry is recorded as such; the retry that uses up the attempts
+    // fails the job and is recorded as a failure.
+    let flaky = insert_new(store, &ws, "https://example.com/flaky.git", 2).await;
+    for worker in ["w1", "w2"] {
+        let claimed = claim_one(store, worker, LONG_LEASE, flaky.id).await;
+        let retry = Finish::Retry {
+            error: "network down".into(),
+            delay: Duration::ZERO,
+        };
+        assert!(
+            store
+                .finish(&lease_of(&claimed), retry)
+                .await
+                .unwrap_or_else(|e| panic!("{e}"))
+        );
+    }
+    assert_eq!(
+        attempt_summary(store, flaky.id).await,
+        words(&[(1, "w1", Retry), (2, "w2", Failed)])
+    );
+
+    // A worker that stops on a cancel request ends its attempt cancelled.
+    let stopped = insert_new(store, &ws, "https://example.com/stop.git", 3).await;
+    let claimed = claim_one(store, "w", LONG_LEASE, stopped.id).await;
+    store
+        .request_cancel(&ws, &stopped.id)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        store
+            .finish(&lease_of(&claimed), Finish::Cancelled)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+    );
+    assert_eq!(
+        attempt_summary(store, stopped.id).await,
+        words(&[(1, "w", Cancelled)])
+    );
+
+    assert!(
+        attempt_summary(store, ImportJobId::new()).await.is_empty(),
+        "an unknown job has no history"
+    );
+}
+
 async fn job_release_does_not_count(store: &dyn JobStore) {
     let ws = unique_workspace("jobs-release");
     let job = insert_new(store, &ws, "https://example.com/rel.git", 1).await;
@@ -877,6 +1014,14 @@ async fn job_prune(store: &dyn JobStore) {
         .request_cancel(&ws, &done.id)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
+    let finished = insert_new(store, &ws, "https://example.com/p3.git", 3).await;
+    let claimed = claim_one(store, "w", LONG_LEASE, finished.id).await;
+    assert!(
+        store
+            .finish(&lease_of(&claimed), Finish::Completed)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+    );
     let active = insert_new(store, &ws, "https://example.com/p2.git", 3).await;
     tokio::time::sleep(Duration::from_millis(50)).await;
     let pruned = store
@@ -891,6 +1036,22 @@ async fn job_prune(store: &dyn JobStore) {
             .unwrap_or_else(|e| panic!("{e}"))
             .is_none(),
         "the old cancelled job is gone"
+    );
+    assert!(
+        store
+            .get(&ws, &finished.id)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .is_none(),
+        "the old completed job is gone"
+    );
+    assert!(
+        store
+            .attempt_history(&finished.id)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .is_empty(),
+        "a pruned job's attempts go with it"
     );
     assert!(
         store

@@ -256,10 +256,11 @@ fn stored_attempt(lease: &Lease) -> Option<i32> {
     i32::try_from(lease.attempt).ok()
 }
 
-impl PostgresStore {
+#[async_trait]
+impl JobStore for PostgresStore {
     /// Every claim of `job_id` and how it ended, oldest first. Empty for an
     /// unknown (or pruned) job.
-    pub async fn attempt_history(&self, job_id: &ImportJobId) -> Result<Vec<AttemptRecord>> {
+    async fn attempt_history(&self, job_id: &ImportJobId) -> Result<Vec<AttemptRecord>> {
         let sql = &self.inner.sql.attempts;
         let id = job_id.to_string();
         let rows = self.rows("read the attempt history", sql, &[&id]).await?;
@@ -286,10 +287,7 @@ impl PostgresStore {
             })
             .collect()
     }
-}
 
-#[async_trait]
-impl JobStore for PostgresStore {
     /// Idle workers sleep until another host's NOTIFY (an insert, a release
     /// or an immediate retry) or the timeout, instead of polling.
     async fn wait_for_work(&self, timeout: std::time::Duration) {

@@ -10,7 +10,7 @@
 //!   clock. Every write after a claim is fenced on (job id, lease owner,
 //!   attempt, `state = 'running'`), and so is the reaper, so a finished job
 //!   can never be moved back. Every claim and how it ended is kept in an
-//!   attempt history ([`PostgresStore::attempt_history`]); a unique index
+//!   attempt history ([`JobStore::attempt_history`](todovault_core::jobs::JobStore::attempt_history)); a unique index
 //!   makes it impossible for one job to have two open attempts.
 //! - **Idle workers** are woken by LISTEN/NOTIFY
 //!   ([`PostgresStore::notifications`], [`PostgresStore::wait_for_work`])

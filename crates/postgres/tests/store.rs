@@ -11,10 +11,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use support::{TestSchema, admin};
-use todovault_core::jobs::{Finish, Heartbeat, Inserted, JobState, JobStore, WORKER_LOST};
-use todovault_core::testkit::{
-    check_completed_attempts, new_job, sample_document, unique_workspace,
-};
+use todovault_core::jobs::{Finish, Inserted, JobState, JobStore, WORKER_LOST};
+use todovault_core::testkit::{new_job, sample_document, unique_workspace};
 use todovault_core::{Error, TodoStore};
 use todovault_postgres::{AttemptOutcome, PostgresConfig, PostgresStore, SCHEMA_VERSION};
 
@@ -128,106 +126,6 @@ async fn bad_settings_and_unreachable_servers_are_clear_errors() {
     assert!(
         !wire.contains("127.0.0.1"),
         "wire shape leaks internals: {wire}"
-    );
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn the_attempt_history_records_every_claim_and_its_end() {
-    let schema = TestSchema::new("hist");
-    let store = schema.store().await;
-    let ws = unique_workspace("hist");
-    let job = store
-        .insert(new_job(&ws, "https://example.com/h.git", 3))
-        .await
-        .unwrap_or_else(|e| panic!("{e}"))
-        .job()
-        .clone();
-    // Attempt 1 dies (lease expires, reaped); attempt 2 is released;
-    // attempt 2 again completes.
-    let first = store
-        .claim("dies", Duration::from_millis(200))
-        .await
-        .unwrap_or_else(|e| panic!("{e}"))
-        .unwrap_or_else(|| panic!("nothing to claim"));
-    tokio::time::sleep(Duration::from_millis(400)).await;
-    let dead = first.lease().unwrap_or_else(|| panic!("no lease"));
-    assert_eq!(
-        store
-            .heartbeat(&dead, 5, LONG)
-            .await
-            .unwrap_or_else(|e| panic!("{e}")),
-        Heartbeat::Lost,
-        "an expired lease cannot be renewed, even before it is reaped"
-    );
-    assert_eq!(
-        store.reap_expired().await.unwrap_or_else(|e| panic!("{e}")),
-        vec![job.id]
-    );
-    let second = store
-        .claim("gives-back", LONG)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"))
-        .unwrap_or_else(|| panic!("the reaped job is due at once"));
-    let lease = second.lease().unwrap_or_else(|| panic!("no lease"));
-    assert!(
-        store
-            .finish(&lease, Finish::Released)
-            .await
-            .unwrap_or_else(|e| panic!("{e}"))
-    );
-    let third = store
-        .claim("finisher", LONG)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"))
-        .unwrap_or_else(|| panic!("the released job is due at once"));
-    assert!(
-        store
-            .attempt_history(&job.id)
-            .await
-            .unwrap_or_else(|e| panic!("{e}"))
-            .last()
-            .is_some_and(|a| a.ended_at.is_none() && a.outcome.is_none()),
-        "a running attempt is open"
-    );
-    let lease = third.lease().unwrap_or_else(|| panic!("no lease"));
-    assert!(
-        store
-            .finish(&lease, Finish::Completed)
-            .await
-            .unwrap_or_else(|e| panic!("{e}"))
-    );
-
-    let history = store
-        .attempt_history(&job.id)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let summary: Vec<_> = history
-        .iter()
-        .map(|a| (a.attempt, a.worker.as_str(), a.outcome))
-        .collect();
-    assert_eq!(
-        summary,
-        vec![
-            (1, "dies", Some(AttemptOutcome::Lost)),
-            (2, "gives-back", Some(AttemptOutcome::Released)),
-            (2, "finisher", Some(AttemptOutcome::Completed)),
-        ]
-    );
-    check_completed_attempts(&history, job.max_attempts)
-        .unwrap_or_else(|e| panic!("job {}: {e}", job.id));
-    let final_job = JobStore::get(&store, &ws, &job.id)
-        .await
-        .ok()
-        .flatten()
-        .unwrap_or_else(|| panic!("job vanished"));
-    assert_eq!(final_job.state, JobState::Completed);
-    assert_eq!(final_job.attempt, 2, "the released attempt did not count");
-    assert!(
-        store
-            .attempt_history(&todovault_core::ImportJobId::new())
-            .await
-            .unwrap_or_else(|e| panic!("{e}"))
-            .is_empty()
     );
 }
 

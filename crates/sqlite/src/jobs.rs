@@ -35,54 +35,6 @@ macro_rules! job_columns {
     };
 }
 
-impl SqliteStore {
-    /// Every attempt of `job_id`, oldest first: who claimed it, when, and
-    /// how each attempt ended. Deleted with the job when it is pruned.
-    pub async fn attempt_history(&self, job_id: &ImportJobId) -> Result<Vec<AttemptRecord>> {
-        let id = job_id.to_string();
-        self.read("reading a job's attempt history", move |conn| {
-            let mut stmt = conn.prepare_cached(
-                "SELECT job_id, attempt, worker, claimed_at, ended_at, outcome \
-                 FROM job_attempts WHERE job_id = ?1 ORDER BY seq",
-            )?;
-            let rows = stmt.query_map([&id], |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, i64>(1)?,
-                    r.get::<_, String>(2)?,
-                    r.get::<_, i64>(3)?,
-                    r.get::<_, Option<i64>>(4)?,
-                    r.get::<_, Option<String>>(5)?,
-                ))
-            })?;
-            let mut out = Vec::new();
-            for row in rows {
-                let (job, attempt, worker, claimed, ended, outcome) = row?;
-                let job_id = job
-                    .parse::<ImportJobId>()
-                    .map_err(|e| corrupt(&job, format!("bad job id: {e}")))?;
-                let outcome = match outcome {
-                    Some(o) => Some(
-                        AttemptOutcome::parse(&o)
-                            .ok_or_else(|| corrupt(&job, format!("unknown outcome {o:?}")))?,
-                    ),
-                    None => None,
-                };
-                out.push(AttemptRecord {
-                    job_id,
-                    attempt: to_u32(attempt, &job, "attempt")?,
-                    worker,
-                    claimed_at: to_time(claimed, &job)?,
-                    ended_at: ended.map(|t| to_time(t, &job)).transpose()?,
-                    outcome,
-                });
-            }
-            Ok(out)
-        })
-        .await
-    }
-}
-
 /// A job row as stored, before its ids and times are checked.
 struct RawJob {
     id: String,
@@ -210,6 +162,52 @@ fn end_attempt(
 
 #[async_trait]
 impl JobStore for SqliteStore {
+    /// Every attempt of `job_id`, oldest first: who claimed it, when, and
+    /// how each attempt ended. Deleted with the job when it is pruned.
+    async fn attempt_history(&self, job_id: &ImportJobId) -> Result<Vec<AttemptRecord>> {
+        let id = job_id.to_string();
+        self.read("reading a job's attempt history", move |conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT job_id, attempt, worker, claimed_at, ended_at, outcome \
+                 FROM job_attempts WHERE job_id = ?1 ORDER BY seq",
+            )?;
+            let rows = stmt.query_map([&id], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, i64>(3)?,
+                    r.get::<_, Option<i64>>(4)?,
+                    r.get::<_, Option<String>>(5)?,
+                ))
+            })?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (job, attempt, worker, claimed, ended, outcome) = row?;
+                let job_id = job
+                    .parse::<ImportJobId>()
+                    .map_err(|e| corrupt(&job, format!("bad job id: {e}")))?;
+                let outcome = match outcome {
+                    Some(o) => Some(
+                        AttemptOutcome::parse(&o)
+                            .ok_or_else(|| corrupt(&job, format!("unknown outcome {o:?}")))?,
+                    ),
+                    None => None,
+                };
+                out.push(AttemptRecord {
+                    job_id,
+                    attempt: to_u32(attempt, &job, "attempt")?,
+                    worker,
+                    claimed_at: to_time(claimed, &job)?,
+                    ended_at: ended.map(|t| to_time(t, &job)).transpose()?,
+                    outcome,
+                });
+            }
+            Ok(out)
+        })
+        .await
+    }
+
     async fn insert(&self, new: NewJob) -> Result<Inserted> {
         let id = new.id.to_string();
         let workspace = new.workspace_id.to_string();

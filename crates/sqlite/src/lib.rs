@@ -39,7 +39,7 @@
 //!   lease owner, attempt and `state = 'running'`; the reaper only touches
 //!   running jobs whose lease ran out, so it never overwrites a finished job.
 //! - **History.** Every claim and how it ended is kept
-//!   ([`SqliteStore::attempt_history`]); replaced Master TODO versions are
+//!   ([`JobStore::attempt_history`](todovault_core::jobs::JobStore::attempt_history)); replaced Master TODO versions are
 //!   kept up to [`SqliteOptions::history_limit`] per workspace.
 //! - **Schema.** Migrations are keyed on `PRAGMA user_version` and run at
 //!   open in one transaction; a database from a newer schema, a file that is

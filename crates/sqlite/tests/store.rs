@@ -8,10 +8,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rusqlite::Connection;
-use todovault_core::jobs::{Finish, Inserted, JobState, JobStore};
+use todovault_core::jobs::{Inserted, JobState, JobStore};
 use todovault_core::testkit::{self, new_job, sample_document, unique_workspace};
 use todovault_core::{Error, TodoStore};
-use todovault_sqlite::{AttemptOutcome, SCHEMA_VERSION, SqliteOptions, SqliteStore, Synchronous};
+use todovault_sqlite::{SCHEMA_VERSION, SqliteOptions, SqliteStore, Synchronous};
 
 fn temp_dir() -> tempfile::TempDir {
     tempfile::tempdir().unwrap_or_else(|e| panic!("cannot create a temp dir: {e}"))
@@ -309,105 +309,6 @@ async fn a_full_database_fails_whole_and_keeps_what_it_had() {
     assert!(
         matches!(&job_error, Error::Storage { detail } if detail.contains("is full")),
         "got {job_error:?}"
-    );
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_attempt_history_records_every_claim_and_its_end() {
-    let dir = temp_dir();
-    let store = open(&dir.path().join("attempts.db"));
-    let ws = unique_workspace("attempts");
-    let job = store
-        .insert(new_job(&ws, "https://example.com/a.git", 3))
-        .await
-        .unwrap_or_else(|e| panic!("{e}"))
-        .job()
-        .clone();
-
-    let first = store
-        .claim("w1", Duration::from_secs(60))
-        .await
-        .unwrap_or_else(|e| panic!("{e}"))
-        .unwrap_or_else(|| panic!("nothing to claim"));
-    assert_eq!(first.id, job.id);
-    let open_attempts = store
-        .attempt_history(&job.id)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(open_attempts.len(), 1);
-    assert_eq!(open_attempts[0].worker, "w1");
-    assert_eq!(open_attempts[0].ended_at, None, "a running attempt is open");
-    let lease = first.lease().unwrap_or_else(|| panic!("no lease"));
-    assert!(
-        store
-            .finish(&lease, Finish::Released)
-            .await
-            .unwrap_or_else(|e| panic!("{e}"))
-    );
-
-    let second = store
-        .claim("w2", Duration::from_millis(200))
-        .await
-        .unwrap_or_else(|e| panic!("{e}"))
-        .unwrap_or_else(|| panic!("nothing to claim"));
-    assert_eq!(second.attempt, 1, "a released attempt does not count");
-    tokio::time::sleep(Duration::from_millis(400)).await;
-    let reaped = store.reap_expired().await.unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(reaped, vec![job.id]);
-
-    let third = store
-        .claim("w3", Duration::from_secs(60))
-        .await
-        .unwrap_or_else(|e| panic!("{e}"))
-        .unwrap_or_else(|| panic!("the reaped job was not claimable"));
-    let late = second.lease().unwrap_or_else(|| panic!("no lease"));
-    assert!(
-        !store
-            .finish(&late, Finish::Completed)
-            .await
-            .unwrap_or_else(|e| panic!("{e}")),
-        "the lost worker is fenced off"
-    );
-    let lease = third.lease().unwrap_or_else(|| panic!("no lease"));
-    assert!(
-        store
-            .finish(&lease, Finish::Completed)
-            .await
-            .unwrap_or_else(|e| panic!("{e}"))
-    );
-
-    let history = store
-        .attempt_history(&job.id)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let summary: Vec<_> = history
-        .iter()
-        .map(|a| (a.worker.as_str(), a.attempt, a.outcome))
-        .collect();
-    assert_eq!(
-        summary,
-        vec![
-            ("w1", 1, Some(AttemptOutcome::Released)),
-            ("w2", 1, Some(AttemptOutcome::Lost)),
-            ("w3", 2, Some(AttemptOutcome::Completed)),
-        ]
-    );
-    testkit::check_completed_attempts(&history, job.max_attempts)
-        .unwrap_or_else(|e| panic!("job {}: {e}", job.id));
-
-    tokio::time::sleep(Duration::from_millis(20)).await;
-    let pruned = store
-        .prune(Duration::from_millis(1), 100)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(pruned, 1);
-    assert!(
-        store
-            .attempt_history(&job.id)
-            .await
-            .unwrap_or_else(|e| panic!("{e}"))
-            .is_empty(),
-        "a pruned job's attempts go with it"
     );
 }
 
