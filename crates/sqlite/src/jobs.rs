@@ -162,6 +162,19 @@ fn end_attempt(
 
 #[async_trait]
 impl JobStore for SqliteStore {
+    /// One idle worker wakes soon after another connection to the database
+    /// (another process, another store on the same file) commits; the others
+    /// wait for the next commit or `timeout`. A private in-memory database
+    /// just waits.
+    async fn wait_for_work(&self, timeout: Duration) {
+        match self.commit_watcher().await {
+            Some(watcher) => {
+                let _ = tokio::time::timeout(timeout, watcher.commit_elsewhere()).await;
+            }
+            None => tokio::time::sleep(timeout).await,
+        }
+    }
+
     /// Every attempt of `job_id`, oldest first: who claimed it, when, and
     /// how each attempt ended. Deleted with the job when it is pruned.
     async fn attempt_history(&self, job_id: &ImportJobId) -> Result<Vec<AttemptRecord>> {

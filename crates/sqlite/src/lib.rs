@@ -33,6 +33,10 @@
 //!   on them directly on the calling thread. Between
 //!   processes every write transaction starts with `BEGIN IMMEDIATE` and
 //!   waits out the other writer with the busy timeout.
+//! - **Idle workers wake across processes.** A thread per store watches
+//!   `PRAGMA data_version` on its own connection; after another connection
+//!   commits, one idle worker wakes and claims, so a job queued by another
+//!   process is taken within about 50 ms rather than at the next poll.
 //! - **Leases on the database's clock.** Lease expiry, `run_at` and every
 //!   other time are computed by SQLite itself (unix milliseconds) inside the
 //!   statement that uses them. Every write after a claim is fenced on job id,
@@ -57,6 +61,7 @@ mod jobs;
 mod schema;
 mod store;
 mod todos;
+mod watch;
 mod writer;
 
 pub use schema::SCHEMA_VERSION;

@@ -21,6 +21,7 @@ use tokio::sync::Semaphore;
 
 use crate::error::{ErrorContext, StoreError, StoreResult, is_busy};
 use crate::schema;
+use crate::watch::ChangeWatcher;
 use crate::writer::{self, Request, TxJob};
 
 /// The oldest SQLite whose features the schema and statements use.
@@ -142,6 +143,9 @@ pub(crate) struct Inner {
     writer: Option<mpsc::Sender<Request>>,
     writer_thread: Option<std::thread::JoinHandle<()>>,
     readers: Option<Arc<ReaderPool>>,
+    /// Started when a worker first waits for work; `None` inside when the
+    /// database is private to this store or the watcher could not start.
+    watcher: tokio::sync::OnceCell<Option<ChangeWatcher>>,
 }
 
 impl Drop for Inner {
@@ -251,6 +255,7 @@ impl SqliteStore {
                 writer: Some(sender),
                 writer_thread: Some(writer_thread),
                 readers,
+                watcher: tokio::sync::OnceCell::new(),
             }),
         })
     }
@@ -273,6 +278,42 @@ impl SqliteStore {
     /// The connection settings, as SQLite reported them back at open.
     pub fn settings(&self) -> &Settings {
         &self.inner.settings
+    }
+
+    /// The watcher of commits made through other connections to the
+    /// database, started on first use; `None` when nothing else can write to
+    /// it (a private in-memory database) or the watcher could not start.
+    pub(crate) async fn commit_watcher(&self) -> Option<&ChangeWatcher> {
+        let Location::File(file) = &self.inner.location else {
+            return None;
+        };
+        let watcher = self
+            .inner
+            .watcher
+            .get_or_init(|| {
+                let file = file.clone();
+                let options = self.inner.options.clone();
+                async move {
+                    let started = tokio::task::spawn_blocking(move || {
+                        let conn = open_reader(&file, &options).map_err(|e| format!("{e:?}"))?;
+                        ChangeWatcher::start(conn, &file).map_err(|e| e.to_string())
+                    })
+                    .await;
+                    let started = started.map_err(|e| e.to_string()).and_then(|r| r);
+                    match started {
+                        Ok(watcher) => Some(watcher),
+                        Err(e) => {
+                            tracing::warn!(
+                                error = %e,
+                                "idle workers will poll: cannot watch the SQLite database for commits"
+                            );
+                            None
+                        }
+                    }
+                }
+            })
+            .await;
+        watcher.as_ref()
     }
 
     /// Copies what the write-ahead log holds back into the database file

@@ -31,6 +31,7 @@ const REPOS: &str = "TODOVAULT_SQLITE_REPOS";
 const DELAY_MS: &str = "TODOVAULT_SQLITE_DELAY_MS";
 const LEASE_MS: &str = "TODOVAULT_SQLITE_LEASE_MS";
 const WORKSPACE: &str = "TODOVAULT_SQLITE_WORKSPACE";
+const POLL_MS: &str = "TODOVAULT_SQLITE_POLL_MS";
 
 fn main() -> ExitCode {
     if let Ok(role) = std::env::var(ROLE) {
@@ -52,6 +53,10 @@ fn main() -> ExitCode {
         (
             "read_only_places_give_clear_errors",
             read_only_places_give_clear_errors,
+        ),
+        (
+            "an_idle_worker_of_another_process_takes_a_new_job_at_once",
+            an_idle_worker_of_another_process_takes_a_new_job_at_once,
         ),
     ])
 }
@@ -182,6 +187,51 @@ fn assert_whole(doc: &MasterTodo, repos: &[usize]) -> usize {
         }
     }
     merged
+}
+
+/// The worker process polls only every 30 s; the job it runs was queued by
+/// this process after the worker had gone idle, so only the commit watcher
+/// can have woken it in time.
+fn an_idle_worker_of_another_process_takes_a_new_job_at_once() {
+    let dir = temp_dir();
+    let db = dir.path().join("wake.db");
+    let rt = runtime();
+    rt.block_on(async {
+        let store = Arc::new(
+            SqliteStore::open(&db).unwrap_or_else(|e| panic!("open {}: {e}", db.display())),
+        );
+        let mut env = worker_env(&db, 1, 0, 10_000);
+        env.push((POLL_MS, "30000".to_owned()));
+        let worker = spawn_helper("idle-worker", "worker", &env);
+        // Let its workers find nothing and settle into their wait.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+
+        let host = engine(store.clone(), FixtureSource::new(), RunnerConfig::fast());
+        let queued = Instant::now();
+        let started = host
+            .start_import("wake-ws", StartImportRequest::new(repo_url(0)))
+            .await
+            .unwrap_or_else(|e| panic!("start import: {e}"));
+        let ws = WorkspaceId::parse("wake-ws").unwrap_or_else(|e| panic!("{e}"));
+        let id = started.import_job_id;
+        while job_state(&store, &ws, &id).await != JobState::Completed {
+            assert!(
+                queued.elapsed() < Duration::from_secs(10),
+                "the idle worker of the other process did not take the job within 10 s \
+                 (its poll interval is 30 s): state {:?}",
+                job_state(&store, &ws, &id).await
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let took = queued.elapsed();
+        worker.stop(Duration::from_secs(30));
+        let history = completed_attempts(&store, &ws, &id).await;
+        assert_eq!(history.len(), 1, "one claim ran the job: {history:?}");
+        assert!(
+            took < Duration::from_secs(10),
+            "queued to completed took {took:?}"
+        );
+    });
 }
 
 fn two_processes_share_two_hundred_imports() {
@@ -599,6 +649,9 @@ mod helper {
         let repos = env_u64(REPOS) as usize;
         let delay = Duration::from_millis(env_u64(DELAY_MS));
         let lease = Duration::from_millis(env_u64(LEASE_MS));
+        let poll = std::env::var(POLL_MS)
+            .ok()
+            .map(|_| Duration::from_millis(env_u64(POLL_MS)));
         runtime().block_on(async {
             let store =
                 Arc::new(SqliteStore::open(&db).unwrap_or_else(|e| panic!("worker open: {e}")));
@@ -612,7 +665,11 @@ mod helper {
             if !delay.is_zero() {
                 source = source.with_delay(delay);
             }
-            let host = engine(store, source, runner_config(lease));
+            let mut runner = runner_config(lease);
+            if let Some(poll) = poll {
+                runner.poll_every = poll;
+            }
+            let host = engine(store, source, runner);
             let workers = host.start_workers();
             ready();
             tokio::task::spawn_blocking(|| {

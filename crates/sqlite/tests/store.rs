@@ -742,3 +742,97 @@ async fn a_write_that_fills_the_database_fails_alone_in_a_group() {
         .unwrap_or_else(|e| panic!("integrity_check: {e}"));
     assert_eq!(integrity, "ok");
 }
+
+/// How long `waiter.wait_for_work(timeout)` took while `act` ran on another
+/// store of the same file after `lead`.
+async fn timed_wait<F, Fut>(
+    waiter: SqliteStore,
+    timeout: Duration,
+    lead: Duration,
+    act: F,
+) -> Duration
+where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let waiting = tokio::spawn(async move {
+        let started = Instant::now();
+        waiter.wait_for_work(timeout).await;
+        started.elapsed()
+    });
+    tokio::time::sleep(lead).await;
+    act().await;
+    waiting
+        .await
+        .unwrap_or_else(|e| panic!("the waiting task failed: {e}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_workers_wake_when_another_connection_queues_a_job() {
+    let dir = temp_dir();
+    let path = dir.path().join("wake.db");
+    let idle = open(&path);
+    let other = open(&path);
+    let ws = unique_workspace("wake");
+    let waited = timed_wait(
+        idle.clone(),
+        Duration::from_secs(30),
+        Duration::from_millis(300),
+        || async {
+            other
+                .insert(new_job(&ws, "https://example.com/wake.git", 3))
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+        },
+    )
+    .await;
+    assert!(
+        waited >= Duration::from_millis(250) && waited < Duration::from_secs(5),
+        "the idle worker should wake right after the other store's commit, not at its 30 s \
+         poll, nor before the commit: waited {waited:?}"
+    );
+    assert!(
+        idle.claim("idle", Duration::from_secs(60))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .is_some(),
+        "the job the other store queued is claimable"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn claims_that_find_nothing_do_not_wake_idle_workers() {
+    let dir = temp_dir();
+    let path = dir.path().join("quiet.db");
+    let idle = open(&path);
+    let other = open(&path);
+    let waited = timed_wait(
+        idle,
+        Duration::from_millis(1500),
+        Duration::from_millis(100),
+        || async {
+            for _ in 0..20 {
+                let claimed = other
+                    .claim("other", Duration::from_secs(60))
+                    .await
+                    .unwrap_or_else(|e| panic!("{e}"));
+                assert!(claimed.is_none(), "nothing was queued");
+                tokio::time::sleep(Duration::from_millis(30)).await;
+            }
+        },
+    )
+    .await;
+    assert!(
+        waited >= Duration::from_millis(1400),
+        "an empty claim commits nothing, so it must not wake other processes' idle workers \
+         (or they would wake each other in a loop): waited only {waited:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_private_memory_database_waits_out_the_timeout() {
+    let store = open(std::path::Path::new(":memory:"));
+    let started = Instant::now();
+    store.wait_for_work(Duration::from_millis(200)).await;
+    assert!(started.elapsed() >= Duration::from_millis(190));
+}
