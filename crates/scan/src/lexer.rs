@@ -6,7 +6,9 @@
 //! call to [`Lexer::next_comment`] advances only as far as the next comment,
 //! so the scanner can stop as soon as it has seen every candidate tag.
 //! In code it jumps between "interesting" bytes with `memchr`, so plain code
-//! is skipped at memory speed.
+//! is skipped at memory speed. The handlers of rare constructs (heredocs,
+//! raw strings, markup, POD, ...) are kept out of line so that the loop
+//! over the common ones (quotes, comment markers) stays small.
 
 use crate::byteset::ByteSet;
 use crate::lang::{
@@ -320,6 +322,7 @@ impl<'a> Lexer<'a> {
         memchr(b'\n', &self.src[i..self.end]).map_or(self.end, |k| i + k)
     }
 
+    #[inline]
     fn line_comment(&self, i: usize, b: u8) -> Option<Comment> {
         for lcm in self.syn.line {
             if lcm.marker.first() != Some(&b) || !self.starts_with(i, lcm.marker) {
@@ -346,6 +349,7 @@ impl<'a> Lexer<'a> {
         None
     }
 
+    #[inline]
     fn line_rule_ok(&self, i: usize, lcm: &LineComment) -> bool {
         let prev = if i > 0 { Some(self.src[i - 1]) } else { None };
         match lcm.rule {
@@ -370,6 +374,7 @@ impl<'a> Lexer<'a> {
         }
     }
 
+    #[inline]
     fn block_comment(&self, i: usize, b: u8) -> Option<Comment> {
         for (k, bcm) in self.syn.block.iter().enumerate() {
             if bcm.open.first() != Some(&b) || !self.starts_with(i, bcm.open) {
@@ -451,6 +456,7 @@ impl<'a> Lexer<'a> {
     }
 
     /// Ruby `=begin` ... `=end`, both at the start of a line.
+    #[inline(never)]
     fn line_start_block(&self, i: usize, bcm: &BlockComment) -> Option<Comment> {
         if !self.at_line_start(i) {
             return None;
@@ -490,6 +496,7 @@ impl<'a> Lexer<'a> {
     }
 
     /// Perl POD: `=word` at a line start up to a line starting with `=cut`.
+    #[inline(never)]
     fn pod_block(&self, i: usize) -> Option<Comment> {
         if !self.at_line_start(i) || !self.at(i + 1).is_some_and(|c| c.is_ascii_alphabetic()) {
             return None;
@@ -556,6 +563,7 @@ impl<'a> Lexer<'a> {
         (self.end, self.end)
     }
 
+    #[inline(never)]
     fn long_bracket_comment(&self, i: usize, bcm: &BlockComment) -> Option<Comment> {
         let open_at = i + bcm.open.len();
         let level = self.long_bracket_open(open_at)?;
@@ -573,6 +581,7 @@ impl<'a> Lexer<'a> {
 
     /// Tries each string syntax starting at `i`; returns the offset after the
     /// literal.
+    #[inline]
     fn string(&self, i: usize, b: u8) -> Option<usize> {
         for (k, s) in self.syn.strings.iter().enumerate() {
             let r = match *s {
@@ -655,6 +664,7 @@ impl<'a> Lexer<'a> {
         self.end
     }
 
+    #[inline(never)]
     fn triple(&self, mut p: usize, q: u8, esc: Esc) -> usize {
         let esc_byte = match esc {
             Esc::Backslash => Some(b'\\'),
@@ -725,6 +735,7 @@ impl<'a> Lexer<'a> {
         }
     }
 
+    #[inline(never)]
     fn char_prefix(&self, i: usize, prefix: &[u8]) -> Option<usize> {
         if !self.starts_with(i, prefix) {
             return None;
@@ -780,6 +791,7 @@ impl<'a> Lexer<'a> {
         self.end
     }
 
+    #[inline(never)]
     fn cpp_raw(&self, i: usize) -> Option<usize> {
         if i == 0 || self.src[i - 1] != b'R' {
             return None;
@@ -815,6 +827,7 @@ impl<'a> Lexer<'a> {
         Some(self.end)
     }
 
+    #[inline(never)]
     fn swift_raw(&self, i: usize) -> Option<usize> {
         let mut j = i;
         while j > 0 && self.src[j - 1] == b'#' {
@@ -831,6 +844,7 @@ impl<'a> Lexer<'a> {
         }
     }
 
+    #[inline(never)]
     fn verbatim(&self, i: usize) -> Option<usize> {
         let prev = if i > 0 { self.src[i - 1] } else { 0 };
         let prev2 = if i > 1 { self.src[i - 2] } else { 0 };
@@ -841,6 +855,7 @@ impl<'a> Lexer<'a> {
         }
     }
 
+    #[inline(never)]
     fn dart_raw(&self, i: usize, q: u8) -> Option<usize> {
         if i == 0 || self.src[i - 1] != b'r' || (i > 1 && is_ident(self.src[i - 2])) {
             return None;
@@ -852,6 +867,7 @@ impl<'a> Lexer<'a> {
         }
     }
 
+    #[inline(never)]
     fn ocaml_quoted(&self, i: usize) -> Option<usize> {
         let mut j = i + 1;
         while self
@@ -878,6 +894,7 @@ impl<'a> Lexer<'a> {
         Some(self.end)
     }
 
+    #[inline(never)]
     fn js_regex(&self, i: usize) -> Option<usize> {
         if matches!(self.at(i + 1), Some(b'/' | b'*') | None) {
             return None;
@@ -944,6 +961,7 @@ impl<'a> Lexer<'a> {
         None
     }
 
+    #[inline(never)]
     fn heredoc(&self, i: usize, style: HereStyle) -> Option<usize> {
         if self.at(i + 1) != Some(b'<') {
             return None;
@@ -1042,6 +1060,7 @@ impl<'a> Lexer<'a> {
         None
     }
 
+    #[inline(never)]
     fn markup(&mut self, i: usize) -> MarkupStep {
         if self.starts_with(i, b"<!--") {
             let body_start = i + 4;
