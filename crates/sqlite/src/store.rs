@@ -293,9 +293,13 @@ impl SqliteStore {
             .get_or_init(|| {
                 let file = file.clone();
                 let options = self.inner.options.clone();
+                let ctx = self.inner.ctx.clone();
                 async move {
                     let started = tokio::task::spawn_blocking(move || {
-                        let conn = open_reader(&file, &options).map_err(|e| format!("{e:?}"))?;
+                        let conn = open_reader(&file, &options).map_err(|e| {
+                            e.into_error(&ctx, "opening a connection to watch for commits")
+                                .to_string()
+                        })?;
                         ChangeWatcher::start(conn, &file).map_err(|e| e.to_string())
                     })
                     .await;
