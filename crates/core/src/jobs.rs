@@ -235,6 +235,21 @@ pub enum Finish {
     Released,
 }
 
+impl Finish {
+    /// How the attempt ended, for the attempt history, given whether the
+    /// job is `failed` afterwards: a retry with no attempt left failed it.
+    pub fn attempt_outcome(&self, job_failed: bool) -> AttemptOutcome {
+        match self {
+            Finish::Completed => AttemptOutcome::Completed,
+            Finish::Failed { .. } => AttemptOutcome::Failed,
+            Finish::Retry { .. } if job_failed => AttemptOutcome::Failed,
+            Finish::Retry { .. } => AttemptOutcome::Retry,
+            Finish::Cancelled => AttemptOutcome::Cancelled,
+            Finish::Released => AttemptOutcome::Released,
+        }
+    }
+}
+
 /// How one attempt at a job ended, as a store's attempt history records it.
 ///
 /// Stores that keep an attempt history (one row per claim) close each row with

@@ -191,17 +191,10 @@ impl JobStore for MemoryJobStore {
         let Some(job) = Self::fenced(jobs, lease) else {
             return Ok(false);
         };
-        let recorded = match &outcome {
-            Finish::Completed => AttemptOutcome::Completed,
-            Finish::Failed { .. } => AttemptOutcome::Failed,
-            Finish::Retry { .. } => AttemptOutcome::Retry,
-            Finish::Cancelled => AttemptOutcome::Cancelled,
-            Finish::Released => AttemptOutcome::Released,
-        };
         job.lease_owner = None;
         job.lease_expires_at = None;
         job.updated_at = now;
-        match outcome {
+        match &outcome {
             Finish::Completed => {
                 job.state = JobState::Completed;
                 job.progress = 100;
@@ -209,15 +202,15 @@ impl JobStore for MemoryJobStore {
             }
             Finish::Failed { error } => {
                 job.state = JobState::Failed;
-                job.error = Some(error);
+                job.error = Some(error.clone());
             }
             Finish::Retry { error, delay } => {
-                job.error = Some(error);
+                job.error = Some(error.clone());
                 if job.attempt >= job.max_attempts {
                     job.state = JobState::Failed;
                 } else {
                     job.state = JobState::RetryWait;
-                    job.run_at = after(now, delay);
+                    job.run_at = after(now, *delay);
                 }
             }
             Finish::Cancelled => {
@@ -230,12 +223,7 @@ impl JobStore for MemoryJobStore {
                 job.run_at = now;
             }
         }
-        // A retry with no attempt left fails the job.
-        let recorded = if recorded == AttemptOutcome::Retry && job.state == JobState::Failed {
-            AttemptOutcome::Failed
-        } else {
-            recorded
-        };
+        let recorded = outcome.attempt_outcome(job.state == JobState::Failed);
         end_attempt(attempts, lease.job_id, lease.attempt, now, recorded);
         Ok(true)
     }

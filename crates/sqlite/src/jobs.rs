@@ -416,14 +416,7 @@ impl JobStore for SqliteStore {
             let Some((state, at)) = row else {
                 return Ok(false);
             };
-            let how = match (&outcome, state.as_str()) {
-                (Finish::Completed, _) => AttemptOutcome::Completed,
-                (Finish::Failed { .. }, _) => AttemptOutcome::Failed,
-                (Finish::Retry { .. }, "failed") => AttemptOutcome::Failed,
-                (Finish::Retry { .. }, _) => AttemptOutcome::Retry,
-                (Finish::Cancelled, _) => AttemptOutcome::Cancelled,
-                (Finish::Released, _) => AttemptOutcome::Released,
-            };
+            let how = outcome.attempt_outcome(state == "failed");
             end_attempt(conn, &id, attempt, at, how)?;
             Ok(true)
         })
