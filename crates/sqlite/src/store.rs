@@ -392,10 +392,7 @@ impl SqliteStore {
         let Some(pool) = &self.inner.readers else {
             return self.write_solo(what, move |conn| work(conn)).await;
         };
-        let permit = Arc::clone(&pool.permits)
-            .acquire_owned()
-            .await
-            .map_err(|_| Error::internal("the SQLite read pool was closed"))?;
+        let permit = pool.permit().await?;
         let pool = Arc::clone(pool);
         run_blocking(what, move || {
             let _permit = permit;
@@ -428,10 +425,7 @@ impl SqliteStore {
         let Some(pool) = &self.inner.readers else {
             return self.write_solo(what, move |conn| work(conn)).await;
         };
-        let permit = Arc::clone(&pool.permits)
-            .acquire_owned()
-            .await
-            .map_err(|_| Error::internal("the SQLite read pool was closed"))?;
+        let permit = pool.permit().await?;
         // A connection lost to a panic is reopened on the blocking pool,
         // since opening does I/O and may wait.
         let Some(conn) = pool.lock().pop() else {
@@ -512,6 +506,14 @@ struct ReaderPool {
 }
 
 impl ReaderPool {
+    /// The right to use one read connection, waited for asynchronously.
+    async fn permit(&self) -> Result<tokio::sync::OwnedSemaphorePermit> {
+        Arc::clone(&self.permits)
+            .acquire_owned()
+            .await
+            .map_err(|_| Error::internal("the SQLite read pool was closed"))
+    }
+
     fn new(file: PathBuf, options: SqliteOptions, ctx: ErrorContext) -> Self {
         Self {
             conns: Mutex::new(Vec::new()),
