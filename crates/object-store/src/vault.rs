@@ -393,6 +393,23 @@ impl ObjectStoreVault {
     }
 
     /// Pause before the next attempt after `failures` failed ones.
+    /// Counts one more failed step of a put: once `max_attempts` steps have
+    /// failed, the error to give up with; otherwise waits out the backoff.
+    async fn after_failure(
+        &self,
+        failures: &mut u32,
+        what: &str,
+        key: &str,
+        e: &object_store::Error,
+    ) -> Result<()> {
+        *failures += 1;
+        if *failures >= self.options.max_attempts {
+            return Err(self.storage_error(what, key, e));
+        }
+        self.back_off(*failures).await;
+        Ok(())
+    }
+
     async fn back_off(&self, failures: u32) {
         let factor = 1u32 << failures.saturating_sub(1).min(6);
         tokio::time::sleep(self.options.retry_backoff.saturating_mul(factor)).await;
@@ -446,11 +463,8 @@ impl ObjectStoreVault {
                         }
                         Ok(None) => seen = Seen::Absent,
                         Err(e) => {
-                            failures += 1;
-                            if failures >= self.options.max_attempts {
-                                return Err(self.storage_error("reading", &upload.key, &e));
-                            }
-                            self.back_off(failures).await;
+                            self.after_failure(&mut failures, "reading", &upload.key, &e)
+                                .await?;
                         }
                     }
                     continue;
@@ -485,11 +499,8 @@ impl ObjectStoreVault {
                             }
                             Ok(None) => seen = Seen::Absent,
                             Err(e) => {
-                                failures += 1;
-                                if failures >= self.options.max_attempts {
-                                    return Err(self.storage_error("reading", &upload.key, &e));
-                                }
-                                self.back_off(failures).await;
+                                self.after_failure(&mut failures, "reading", &upload.key, &e)
+                                    .await?;
                                 seen = Seen::Unknown;
                             }
                         }
@@ -526,11 +537,8 @@ impl ObjectStoreVault {
                         }
                         Some(now) => seen = now,
                         None => {
-                            failures += 1;
-                            if failures >= self.options.max_attempts {
-                                return Err(self.storage_error("reading", &upload.key, &e));
-                            }
-                            self.back_off(failures).await;
+                            self.after_failure(&mut failures, "reading", &upload.key, &e)
+                                .await?;
                             seen = Seen::Unknown;
                         }
                     }
@@ -560,11 +568,8 @@ impl ObjectStoreVault {
                         Some(now) => seen = now,
                         None => seen = Seen::Unknown,
                     }
-                    failures += 1;
-                    if failures >= self.options.max_attempts {
-                        return Err(self.storage_error("writing", &upload.key, &e));
-                    }
-                    self.back_off(failures).await;
+                    self.after_failure(&mut failures, "writing", &upload.key, &e)
+                        .await?;
                 }
             }
         }
