@@ -22,12 +22,16 @@
 use crate::item::{Item, ItemKind};
 use crate::lang::Syntax;
 use crate::lexer::{Comment, Lexer, is_ident, trim_end, trim_start};
+use crate::tagsearch::TagClassifier;
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 
 /// The configured tags and the automaton that finds them.
 #[derive(Debug, Clone)]
 pub(crate) struct Tags {
     list: Vec<String>,
+    /// Vectorised classifier, when the CPU and the tags allow it; it
+    /// replaces `packed` and `ac` in [`Tags::candidates`].
+    classifier: Option<TagClassifier>,
     /// Vectorised (Teddy) searcher, when the CPU supports it.
     packed: Option<aho_corasick::packed::Searcher>,
     /// General automaton, used when `packed` is unavailable.
@@ -65,11 +69,19 @@ impl Tags {
                 .ok()
         };
         Tags {
+            classifier: TagClassifier::new(&list),
             list,
             packed,
             ac,
             first,
         }
+    }
+
+    /// The same tags, searched with aho-corasick only.
+    #[cfg(test)]
+    pub(crate) fn without_classifier(mut self) -> Tags {
+        self.classifier = None;
+        self
     }
 
     /// Offsets of every occurrence of a tag that is not glued to identifier
@@ -81,6 +93,22 @@ impl Tags {
     /// punctuation, which [`Syntax::openers_end_in_punctuation`] tells.
     pub(crate) fn candidates(&self, src: &[u8], strict: bool) -> Vec<usize> {
         let mut out = Vec::new();
+        self.search(src, strict, 0, &mut out);
+        out
+    }
+
+    /// [`Tags::candidates`] into `out` (cleared first), reusing its
+    /// memory; also returns whether the first `nul_probe` bytes of `src`
+    /// hold a NUL byte, which the binary-file check asks and the search
+    /// can tell while it reads the bytes.
+    pub(crate) fn search(
+        &self,
+        src: &[u8],
+        strict: bool,
+        nul_probe: usize,
+        out: &mut Vec<usize>,
+    ) -> bool {
+        out.clear();
         let mut push = |s: usize, e: usize| {
             if (s == 0 || !is_ident(src[s - 1]))
                 && (e == src.len() || !is_ident(src[e]))
@@ -89,6 +117,9 @@ impl Tags {
                 out.push(s);
             }
         };
+        if let Some(c) = &self.classifier {
+            return c.for_each(src, nul_probe, push);
+        }
         if let Some(p) = &self.packed {
             for m in p.find_iter(src) {
                 push(m.start(), m.end());
@@ -98,7 +129,7 @@ impl Tags {
                 push(m.start(), m.end());
             }
         }
-        out
+        memchr::memchr(0, &src[..src.len().min(nul_probe)]).is_some()
     }
 
     /// Tag occurrences in one decorated comment line, appended to `out` as
@@ -245,10 +276,40 @@ impl<'a> LineCounter<'a> {
     }
 }
 
-/// One decorated line of a comment.
-struct CLine<'a> {
+/// One decorated line of a comment: its line number and where its text
+/// sits in the file.
+#[derive(Debug, Clone, Copy)]
+struct CLine {
     line: u32,
-    text: &'a [u8],
+    start: usize,
+    end: usize,
+}
+
+impl CLine {
+    /// The line for `text`, a part of `src`.
+    fn new(src: &[u8], line: u32, text: &[u8]) -> CLine {
+        let start = text.as_ptr().addr().wrapping_sub(src.as_ptr().addr());
+        debug_assert!(start + text.len() <= src.len());
+        CLine {
+            line,
+            start,
+            end: start + text.len(),
+        }
+    }
+
+    fn text<'a>(&self, src: &'a [u8]) -> &'a [u8] {
+        &src[self.start..self.end]
+    }
+}
+
+/// Buffers that extraction reuses from comment to comment and from file to
+/// file, so that a file with items costs no allocations besides the items'
+/// own.
+#[derive(Debug, Default)]
+pub(crate) struct ExtractBuffers {
+    lines: Vec<CLine>,
+    members: Vec<Comment>,
+    found: Vec<(usize, usize, usize)>,
 }
 
 /// Extracts comment items from `src[start..end]` lexed with `syn`.
@@ -264,6 +325,7 @@ pub(crate) fn extract_code(
     tags: &Tags,
     opts: Opts,
     lines: &mut LineCounter<'_>,
+    bufs: &mut ExtractBuffers,
     out: &mut Vec<Item>,
 ) {
     let mut ci = cands.partition_point(|&c| c < range.0);
@@ -272,10 +334,11 @@ pub(crate) fn extract_code(
     }
     let mut lx = Lexer::new(syn, src, range.0, range.1);
     let mut pending: Option<Comment> = None;
-    // Buffers reused by every comment of the range.
-    let mut cl: Vec<CLine<'_>> = Vec::new();
-    let mut members: Vec<Comment> = Vec::new();
-    let mut found = Vec::new();
+    let ExtractBuffers {
+        lines: cl,
+        members,
+        found,
+    } = bufs;
     while ci < cands.len() && cands[ci] < range.1 {
         let c = match pending.take() {
             Some(c) => c,
@@ -298,7 +361,7 @@ pub(crate) fn extract_code(
         }
         cl.clear();
         if c.block {
-            block_lines(src, &c, lines, &mut cl);
+            block_lines(src, &c, lines, cl);
             ci = cands.partition_point(|&x| x < c.end);
         } else {
             members.clear();
@@ -337,26 +400,19 @@ pub(crate) fn extract_code(
                     None => break,
                 }
             }
-            for m in &members {
+            for m in members.iter() {
                 let line = lines.line_at(m.body_start);
-                cl.push(CLine {
-                    line,
-                    text: decorate_line(&src[m.body_start..m.body_end], m.strip),
-                });
+                let text = decorate_line(&src[m.body_start..m.body_end], m.strip);
+                cl.push(CLine::new(src, line, text));
             }
             let end = members.last().map_or(c.end, |m| m.end);
             ci = cands.partition_point(|&x| x < end);
         }
-        items_from_lines(&cl, tags, opts, &mut found, out);
+        items_from_lines(src, cl, tags, opts, found, out);
     }
 }
 
-fn block_lines<'a>(
-    src: &'a [u8],
-    c: &Comment,
-    lines: &mut LineCounter<'_>,
-    out: &mut Vec<CLine<'a>>,
-) {
+fn block_lines(src: &[u8], c: &Comment, lines: &mut LineCounter<'_>, out: &mut Vec<CLine>) {
     let body = &src[c.body_start..c.body_end];
     let mut line = lines.line_at(c.body_start);
     for (k, raw) in body.split(|&b| b == b'\n').enumerate() {
@@ -385,10 +441,7 @@ fn block_lines<'a>(
                 }
             }
         }
-        out.push(CLine {
-            line,
-            text: trim_end(t),
-        });
+        out.push(CLine::new(src, line, trim_end(t)));
         line = line.saturating_add(1);
     }
 }
@@ -409,42 +462,55 @@ fn decorate_line<'a>(body: &'a [u8], strip: &[u8]) -> &'a [u8] {
 }
 
 fn items_from_lines(
-    cl: &[CLine<'_>],
+    src: &[u8],
+    cl: &[CLine],
     tags: &Tags,
     opts: Opts,
     found: &mut Vec<(usize, usize, usize)>,
     out: &mut Vec<Item>,
 ) {
     for (i, l) in cl.iter().enumerate() {
+        let line_text = l.text(src);
         found.clear();
-        tags.find_in_line(l.text, found);
+        tags.find_in_line(line_text, found);
         for (k, &(_, e, tag)) in found.iter().enumerate() {
             let seg_end = match found.get(k + 1) {
                 Some(&(ns, _, _)) => {
-                    if ns > 0 && l.text[ns - 1] == b'@' {
+                    if ns > 0 && line_text[ns - 1] == b'@' {
                         ns - 1
                     } else {
                         ns
                     }
                 }
-                None => l.text.len(),
+                None => line_text.len(),
             };
-            let rest = String::from_utf8_lossy(&l.text[e..seg_end]);
+            let rest = String::from_utf8_lossy(&line_text[e..seg_end]);
             let mut meta = parse_meta(&rest);
-            let mut text = String::with_capacity(meta.text.len());
+            // The last tag of a line takes the continuation lines that follow.
+            let continuation: &[CLine] = if k + 1 == found.len() {
+                let next = &cl[i + 1..];
+                let taken = next
+                    .iter()
+                    .take(opts.max_continuation_lines)
+                    .take_while(|n| {
+                        let t = n.text(src);
+                        !(t.is_empty()
+                            || t.starts_with(b"@")
+                            || t.starts_with(b"<")
+                            || tags.has_tag_in_line(t))
+                    })
+                    .count();
+                &next[..taken]
+            } else {
+                &[]
+            };
+            let capacity = continuation
+                .iter()
+                .fold(meta.text.len(), |n, c| n + 1 + (c.end - c.start));
+            let mut text = String::with_capacity(capacity);
             push_normalized(&mut text, meta.text);
-            if k + 1 == found.len() {
-                for (taken, next) in cl[i + 1..].iter().enumerate() {
-                    if taken >= opts.max_continuation_lines
-                        || next.text.is_empty()
-                        || next.text.starts_with(b"@")
-                        || next.text.starts_with(b"<")
-                        || tags.has_tag_in_line(next.text)
-                    {
-                        break;
-                    }
-                    push_normalized(&mut text, &String::from_utf8_lossy(next.text));
-                }
+            for next in continuation {
+                push_normalized(&mut text, &String::from_utf8_lossy(next.text(src)));
             }
             if meta.author.is_none() {
                 meta.author = split_trailing_author(&mut text);
@@ -736,5 +802,27 @@ mod tests {
             .map(|&p| &src[p..p + 4])
             .collect();
         assert_eq!(strict, vec![&b"TODO"[..], b"FIXM", b"TODO"]);
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 400, ..Default::default() })]
+
+        /// The vectorised classifier and aho-corasick's leftmost-longest
+        /// search give the same whole-word candidates, overlapping and
+        /// prefix-sharing tags included.
+        #[test]
+        fn classifier_and_aho_corasick_agree(
+            tags in proptest::collection::vec("(TODO|TODOS|XXX|XX|X|FIX|FIXME|BUG|B_1)", 1..5),
+            hay in proptest::collection::vec(proptest::sample::select(
+                &b"TODOSFIXMEXBUG_1 \n:(@/.-\"\x00\x80\xffaz"[..]), 0..400),
+            strict in proptest::bool::ANY,
+        ) {
+            let fast = Tags::new(&tags);
+            let general = fast.clone().without_classifier();
+            proptest::prop_assert_eq!(
+                fast.candidates(&hay, strict),
+                general.candidates(&hay, strict)
+            );
+        }
     }
 }

@@ -93,18 +93,20 @@ pub fn fingerprint(tag: &str, text: &str, path: &str, occurrence: usize) -> Stri
     hex.as_str()[..32].to_string()
 }
 
-/// Orders a file's items by line (stable) and remaps `parent` indices.
-pub(crate) fn sort_by_line(items: &mut Vec<Item>) {
-    if items.windows(2).all(|w| w[0].line <= w[1].line) {
+/// Orders the items of one file, `items[start..]`, by line (stable) and
+/// remaps their `parent` indices, which count from `start`.
+pub(crate) fn sort_by_line(items: &mut Vec<Item>, start: usize) {
+    let file = &items[start..];
+    if file.windows(2).all(|w| w[0].line <= w[1].line) {
         return;
     }
-    let mut order: Vec<usize> = (0..items.len()).collect();
-    order.sort_by_key(|&i| items[i].line);
-    let mut new_index = vec![0usize; items.len()];
+    let mut order: Vec<usize> = (0..file.len()).collect();
+    order.sort_by_key(|&i| file[i].line);
+    let mut new_index = vec![0usize; file.len()];
     for (new, &old) in order.iter().enumerate() {
         new_index[old] = new;
     }
-    let mut taken: Vec<Option<Item>> = items.drain(..).map(Some).collect();
+    let mut taken: Vec<Option<Item>> = items.drain(start..).map(Some).collect();
     for &old in &order {
         if let Some(mut it) = taken[old].take() {
             it.parent = it.parent.and_then(|p| new_index.get(p).copied());
@@ -114,10 +116,26 @@ pub(crate) fn sort_by_line(items: &mut Vec<Item>) {
 }
 
 /// Fills in path, priority and fingerprint of a file's items.
-pub(crate) fn finalize(items: &mut [Item], path: &str, priority: impl Fn(&str) -> Priority) {
-    let occurrences = occurrences(items);
-    let mut hashing = Hashing::default();
-    for (it, occurrence) in items.iter_mut().zip(occurrences) {
+pub(crate) fn finalize(
+    items: &mut [Item],
+    path: &str,
+    priority: impl Fn(&str) -> Priority,
+    hashing: &mut Hashing,
+) {
+    // Files rarely hold more than a few items: comparing with the earlier
+    // ones is cheaper than hashing every text.
+    const SMALL: usize = 32;
+    let counted = (items.len() > SMALL).then(|| occurrences(items));
+    for k in 0..items.len() {
+        let (earlier, rest) = items.split_at_mut(k);
+        let Some(it) = rest.first_mut() else { break };
+        let occurrence = match &counted {
+            Some(counted) => counted[k],
+            None => earlier
+                .iter()
+                .filter(|o| o.tag == it.tag && o.text == it.text)
+                .count(),
+        };
         it.fingerprint = hashing.fingerprint(&it.tag, &it.text, path, occurrence);
         it.path = path.to_string();
         it.priority = priority(&it.tag);
@@ -126,21 +144,6 @@ pub(crate) fn finalize(items: &mut [Item], path: &str, priority: impl Fn(&str) -
 
 /// For each item, the number of earlier items with the same tag and text.
 fn occurrences(items: &[Item]) -> Vec<usize> {
-    // Files rarely hold more than a few items: comparing with the earlier
-    // ones is cheaper than hashing every text.
-    const SMALL: usize = 32;
-    if items.len() <= SMALL {
-        return items
-            .iter()
-            .enumerate()
-            .map(|(k, it)| {
-                items[..k]
-                    .iter()
-                    .filter(|o| o.tag == it.tag && o.text == it.text)
-                    .count()
-            })
-            .collect();
-    }
     let mut seen: HashMap<(&str, &str), usize> = HashMap::new();
     items
         .iter()
@@ -153,10 +156,10 @@ fn occurrences(items: &[Item]) -> Vec<usize> {
         .collect()
 }
 
-/// Computes [`fingerprint`]s for the items of a file through one scratch
-/// buffer.
-#[derive(Default)]
-struct Hashing {
+/// Computes [`fingerprint`]s through one scratch buffer, reused from item
+/// to item and file to file.
+#[derive(Debug, Default)]
+pub(crate) struct Hashing {
     buf: Vec<u8>,
 }
 
@@ -243,7 +246,7 @@ mod tests {
     }
 
     #[test]
-    fn occurrences_count_earlier_equal_items() {
+    fn occurrences_count_earlier_equal_items_in_small_and_large_files() {
         let item = |tag: &str, text: &str| Item {
             kind: ItemKind::Comment,
             tag: tag.to_string(),
@@ -257,12 +260,20 @@ mod tests {
             fingerprint: String::new(),
             priority: Priority::Medium,
         };
-        for n in [3usize, 40, 100] {
-            let items: Vec<Item> = (0..n)
+        for n in [3usize, 32, 33, 100] {
+            let mut items: Vec<Item> = (0..n)
                 .map(|k| item(["TODO", "FIXME"][k % 2], ["a", "b", "c"][k % 3]))
                 .collect();
             let expected: Vec<usize> = (0..n).map(|k| k / 6).collect();
             assert_eq!(occurrences(&items), expected, "{n}");
+            finalize(&mut items, "p", |_| Priority::Low, &mut Hashing::default());
+            let fingerprints: Vec<String> = items.iter().map(|i| i.fingerprint.clone()).collect();
+            let want: Vec<String> = items
+                .iter()
+                .zip(&expected)
+                .map(|(i, &o)| fingerprint(&i.tag, &i.text, "p", o))
+                .collect();
+            assert_eq!(fingerprints, want, "{n}");
         }
     }
 }

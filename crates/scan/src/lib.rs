@@ -7,13 +7,15 @@
 //! a git tree, [`DirSource`] for a directory) and are scanned in parallel.
 //!
 //! Speed comes from a prefilter: every file is first searched for the tag
-//! words with a vectorised multi-literal search, and only files holding a
+//! words (64 bytes at a time with AVX-512 where the CPU has it, with
+//! aho-corasick's vectorised search elsewhere), and only files holding a
 //! whole-word candidate are lexed, and only as far as their last candidate.
 //!
 //! Modules:
 //! - `lang`: the language table (comment markers, string syntaxes) and
 //!   language detection by file name or extension;
 //! - `lexer`: the byte lexer that finds comments;
+//! - `tagsearch`: the vectorised search for the tag words;
 //! - `extract`: tag recognition, metadata and continuation lines;
 //! - `markdown`: task lists and HTML comments in Markdown;
 //! - `skip`: the skip rules (binary, size, minified, lock, vendored,
@@ -32,6 +34,7 @@ mod markdown;
 mod scan;
 mod skip;
 mod source;
+mod tagsearch;
 
 pub use config::ScanConfig;
 pub use item::{Item, ItemKind, Priority, TASK_TAG, fingerprint};

@@ -7,7 +7,7 @@
 //! (blocks and inline) is lexed for `<!-- TODO ... -->` comments, which
 //! become ordinary comment items.
 
-use crate::extract::{LineCounter, Opts, Tags, extract_code, normalize_ws};
+use crate::extract::{ExtractBuffers, LineCounter, Opts, Tags, extract_code, normalize_ws};
 use crate::item::{Item, ItemKind, Priority, TASK_TAG};
 use crate::lang::HTML_SYNTAX;
 use memchr::memmem;
@@ -84,8 +84,19 @@ fn extract_markdown_with(
             }
         }
         let mut hl = LineCounter::new(src);
+        let mut bufs = ExtractBuffers::default();
         for r in merged {
-            extract_code(HTML_SYNTAX, src, r, &cands, tags, opts, &mut hl, &mut items);
+            extract_code(
+                HTML_SYNTAX,
+                src,
+                r,
+                &cands,
+                tags,
+                opts,
+                &mut hl,
+                &mut bufs,
+                &mut items,
+            );
         }
     }
     items

@@ -1,11 +1,11 @@
 //! The scanner: per-file extraction and the parallel scan of a source.
 
 use crate::config::ScanConfig;
-use crate::extract::{LineCounter, Opts, Tags, extract_code};
-use crate::item::{Item, finalize, sort_by_line};
+use crate::extract::{ExtractBuffers, LineCounter, Opts, Tags, extract_code};
+use crate::item::{Hashing, Item, finalize, sort_by_line};
 use crate::lang;
 use crate::markdown::extract_markdown;
-use crate::skip::{GeneratedMarkers, PathRules, Skip, is_binary, is_minified};
+use crate::skip::{BINARY_PROBE, GeneratedMarkers, PathRules, Skip, is_binary, is_minified};
 use crate::source::FileSource;
 use rayon::prelude::*;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -77,19 +77,23 @@ enum Outcome {
     ReadError,
 }
 
-struct FileResult {
-    index: usize,
-    outcome: Outcome,
-    items: Vec<Item>,
-}
-
-/// What a batch of files yields: its outcome counts and the files that
-/// hold items. Counting inside the batch keeps the serial merge at the end
-/// proportional to the files with items, not to all files.
+/// What a batch of files yields: its outcome counts, the items of its
+/// files in one vector, and for each file with items its index and how
+/// many items it has. Counting inside the batch keeps the serial merge at
+/// the end proportional to the files with items, not to all files.
 #[derive(Default)]
 struct BatchResult {
     report: ScanReport,
-    with_items: Vec<(usize, Vec<Item>)>,
+    items: Vec<Item>,
+    files: Vec<(usize, usize)>,
+}
+
+/// Buffers a worker reuses from file to file.
+#[derive(Default)]
+struct Scratch {
+    cands: Vec<usize>,
+    extract: ExtractBuffers,
+    hashing: Hashing,
 }
 
 impl ScanReport {
@@ -218,7 +222,21 @@ impl Scanner {
 
     fn extract(&self, language: &'static lang::Language, path: &str, bytes: &[u8]) -> Vec<Item> {
         let cands = self.candidates(language, bytes, true);
-        self.extract_with(language, path, bytes, cands)
+        self.extract_with(language, path, bytes, cands.as_deref())
+    }
+
+    /// Extracts one file's items into a new vector.
+    fn extract_with(
+        &self,
+        language: &'static lang::Language,
+        path: &str,
+        bytes: &[u8],
+        cands: Option<&[usize]>,
+    ) -> Vec<Item> {
+        let mut items = Vec::new();
+        let mut scratch = Scratch::default();
+        self.extract_into(language, path, bytes, cands, &mut scratch, &mut items);
+        items
     }
 
     /// Candidate tag offsets for a code file (`None` for Markdown).
@@ -235,52 +253,72 @@ impl Scanner {
         )
     }
 
-    fn extract_with(
+    /// Extracts one file's items and appends them to `out`; their `parent`
+    /// indices count from the file's first item. Returns how many there
+    /// are.
+    fn extract_into(
         &self,
         language: &'static lang::Language,
         path: &str,
         bytes: &[u8],
-        cands: Option<Vec<usize>>,
-    ) -> Vec<Item> {
-        let mut items = match (language.syntax, cands) {
+        cands: Option<&[usize]>,
+        scratch: &mut Scratch,
+        out: &mut Vec<Item>,
+    ) -> usize {
+        let start = out.len();
+        match (language.syntax, cands) {
             (Some(syn), Some(cands)) => {
                 if cands.is_empty() {
-                    return Vec::new();
+                    return 0;
                 }
-                // Every item sits at a candidate, so this is the only allocation.
-                let mut items = Vec::with_capacity(cands.len());
+                // Every item sits at a candidate.
+                out.reserve(cands.len());
                 let mut lines = LineCounter::new(bytes);
                 extract_code(
                     syn,
                     bytes,
                     (0, bytes.len()),
-                    &cands,
+                    cands,
                     &self.tags,
                     self.opts(),
                     &mut lines,
-                    &mut items,
+                    &mut scratch.extract,
+                    out,
                 );
-                items
             }
-            (Some(_), None) => return Vec::new(),
-            (None, _) => {
-                extract_markdown(bytes, &self.tags, self.opts(), self.config.markdown_tasks)
-            }
-        };
-        if items.is_empty() {
-            return items;
+            (Some(_), None) => return 0,
+            (None, _) => out.extend(extract_markdown(
+                bytes,
+                &self.tags,
+                self.opts(),
+                self.config.markdown_tasks,
+            )),
         }
-        sort_by_line(&mut items);
-        finalize(&mut items, path, |t| self.config.priority_of(t));
-        items
+        if out.len() == start {
+            return 0;
+        }
+        sort_by_line(out, start);
+        finalize(
+            &mut out[start..],
+            path,
+            |t| self.config.priority_of(t),
+            &mut scratch.hashing,
+        );
+        out.len() - start
     }
 
-    fn scan_one(&self, source: &dyn FileSource, index: usize, rules: &PathRules) -> FileResult {
-        let done = |outcome| FileResult {
-            index,
-            outcome,
-            items: Vec::new(),
-        };
+    /// Scans file `index`, appending its items to `out` (see
+    /// [`Scanner::extract_into`]); returns its outcome and how many items
+    /// it has.
+    fn scan_one(
+        &self,
+        source: &dyn FileSource,
+        index: usize,
+        rules: &PathRules,
+        scratch: &mut Scratch,
+        out: &mut Vec<Item>,
+    ) -> (Outcome, usize) {
+        let done = |outcome| (outcome, 0);
         let path = source.path(index);
         if let Some(skip) = rules.classify(path) {
             return done(Outcome::Skipped(skip));
@@ -299,9 +337,18 @@ impl Scanner {
             return done(Outcome::TooLarge);
         }
         // The tag search runs first: it streams the file from memory into the
-        // cache, where the content checks below are then cheap.
-        let cands = self.candidates(language, &bytes, true);
-        if is_binary(&bytes) {
+        // cache, where the content checks below are then cheap, and it
+        // answers the binary check on the way.
+        let binary = match language.syntax {
+            Some(syn) => self.tags.search(
+                &bytes,
+                syn.openers_end_in_punctuation(),
+                BINARY_PROBE,
+                &mut scratch.cands,
+            ),
+            None => is_binary(&bytes),
+        };
+        if binary {
             return done(Outcome::Binary);
         }
         if is_minified(&bytes) {
@@ -310,11 +357,17 @@ impl Scanner {
         if self.generated.is_generated(&bytes) {
             return done(Outcome::Skipped(Skip::Generated));
         }
-        FileResult {
-            index,
-            outcome: Outcome::Scanned(bytes.len() as u64),
-            items: self.extract_with(language, path, &bytes, cands),
-        }
+        let cands = std::mem::take(&mut scratch.cands);
+        let found = self.extract_into(
+            language,
+            path,
+            &bytes,
+            language.syntax.map(|_| cands.as_slice()),
+            scratch,
+            out,
+        );
+        scratch.cands = cands;
+        (Outcome::Scanned(bytes.len() as u64), found)
     }
 
     /// Scans all files of `source` in parallel (on [`ScanConfig::threads`]
@@ -351,6 +404,7 @@ impl Scanner {
                     let range = b * BATCH..((b + 1) * BATCH).min(total);
                     let files = range.len();
                     let mut out = BatchResult::default();
+                    let mut scratch = Scratch::default();
                     for i in range {
                         if cancel.load(Ordering::Relaxed) {
                             return Err(ScanError::Cancelled);
@@ -358,16 +412,17 @@ impl Scanner {
                         if i + 1 < total {
                             prefetch(source.path(i + 1).as_bytes());
                         }
-                        let r = self.scan_one(source, i, &rules);
-                        out.report.count(r.outcome);
-                        for it in &r.items {
-                            match it.kind {
-                                crate::ItemKind::Comment => out.report.comments += 1,
-                                crate::ItemKind::Task => out.report.tasks += 1,
+                        let (outcome, found) =
+                            self.scan_one(source, i, &rules, &mut scratch, &mut out.items);
+                        out.report.count(outcome);
+                        if found > 0 {
+                            for it in &out.items[out.items.len() - found..] {
+                                match it.kind {
+                                    crate::ItemKind::Comment => out.report.comments += 1,
+                                    crate::ItemKind::Task => out.report.tasks += 1,
+                                }
                             }
-                        }
-                        if !r.items.is_empty() {
-                            out.with_items.push((r.index, r.items));
+                            out.files.push((i, found));
                         }
                     }
                     let before = done.fetch_add(files, Ordering::Relaxed);
@@ -397,27 +452,49 @@ impl Scanner {
             read_errors: rules.read_errors,
             ..ScanReport::default()
         };
-        let mut with_items: Vec<(&str, usize, Vec<Item>)> = Vec::new();
-        for batch in results {
+        // Files with items: (path, index, batch, first item in the batch,
+        // number of items), in source order.
+        let mut files: Vec<(&str, usize, usize, usize, usize)> = Vec::new();
+        let mut batches = Vec::with_capacity(results.len());
+        for (b, batch) in results.into_iter().enumerate() {
             report.add(&batch.report);
-            with_items.extend(
-                batch
-                    .with_items
-                    .into_iter()
-                    .map(|(index, items)| (source.path(index), index, items)),
-            );
+            let mut first = 0;
+            for &(index, n) in &batch.files {
+                files.push((source.path(index), index, b, first, n));
+                first += n;
+            }
+            batches.push(batch.items);
         }
-        // Indices are distinct, so the order is total and an unstable sort
-        // gives the same result as a stable one; the paths are looked up
-        // once rather than in every comparison.
-        with_items.sort_unstable_by(|(pa, a, _), (pb, b, _)| pa.cmp(pb).then(a.cmp(b)));
-        let mut items = Vec::with_capacity(with_items.iter().map(|(_, _, r)| r.len()).sum());
-        for (_, _, file_items) in with_items {
-            let base = items.len();
-            items.extend(file_items.into_iter().map(|mut it| {
+        let mut items = Vec::with_capacity(batches.iter().map(Vec::len).sum());
+        let rebased = |base: usize| {
+            move |mut it: Item| {
                 it.parent = it.parent.map(|p| p + base);
                 it
-            }));
+            }
+        };
+        // Directory walks and git trees list files in path order; then the
+        // batches only need to be joined.
+        if files.windows(2).all(|w| w[0].0 <= w[1].0) {
+            let mut all = batches.into_iter().flatten();
+            for &(_, _, _, _, n) in &files {
+                let base = items.len();
+                items.extend(all.by_ref().take(n).map(rebased(base)));
+            }
+        } else {
+            // Indices are distinct, so the order is total and an unstable
+            // sort gives the same result as a stable one.
+            files.sort_unstable_by(|a, b| a.0.cmp(b.0).then(a.1.cmp(&b.1)));
+            let mut slots: Vec<Vec<Option<Item>>> = batches
+                .into_iter()
+                .map(|b| b.into_iter().map(Some).collect())
+                .collect();
+            for &(_, _, b, first, n) in &files {
+                let base = items.len();
+                let file = slots[b][first..first + n]
+                    .iter_mut()
+                    .filter_map(Option::take);
+                items.extend(file.map(rebased(base)));
+            }
         }
         Ok(ScanOutput { items, report })
     }
@@ -469,8 +546,8 @@ mod tests {
             let bytes = parts.concat().into_bytes();
             let lang = lang::detect(&path).expect("known extension");
             prop_assert_eq!(
-                s.extract_with(lang, &path, &bytes, s.candidates(lang, &bytes, true)),
-                s.extract_with(lang, &path, &bytes, s.candidates(lang, &bytes, false))
+                s.extract_with(lang, &path, &bytes, s.candidates(lang, &bytes, true).as_deref()),
+                s.extract_with(lang, &path, &bytes, s.candidates(lang, &bytes, false).as_deref())
             );
         }
     }

@@ -234,9 +234,12 @@ fn parse_gitattributes(text: &str, vendored: &mut Vec<String>, generated: &mut V
     }
 }
 
+/// How many leading bytes the binary check looks at.
+pub(crate) const BINARY_PROBE: usize = 8192;
+
 /// Whether the bytes look binary: a NUL byte in the first 8 KiB.
 pub(crate) fn is_binary(bytes: &[u8]) -> bool {
-    memchr::memchr(0, &bytes[..bytes.len().min(8192)]).is_some()
+    memchr::memchr(0, &bytes[..bytes.len().min(BINARY_PROBE)]).is_some()
 }
 
 /// Whether there is no newline in `bytes[from..from + window]`.
