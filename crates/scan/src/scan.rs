@@ -475,10 +475,18 @@ impl Scanner {
         // Directory walks and git trees list files in path order; then the
         // batches only need to be joined.
         if files.windows(2).all(|w| w[0].0 <= w[1].0) {
-            let mut all = batches.into_iter().flatten();
-            for &(_, _, _, _, n) in &files {
+            let mut files = files.iter();
+            for mut batch in batches {
                 let base = items.len();
-                items.extend(all.by_ref().take(n).map(rebased(base)));
+                let mut first = 0;
+                while first < batch.len() {
+                    let Some(&(_, _, _, _, n)) = files.next() else { break };
+                    for it in &mut batch[first..first + n] {
+                        it.parent = it.parent.map(|p| p + base + first);
+                    }
+                    first += n;
+                }
+                items.append(&mut batch);
             }
         } else {
             // Indices are distinct, so the order is total and an unstable
