@@ -29,6 +29,8 @@ use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 #[derive(Debug, Clone)]
 pub(crate) struct Tags {
     list: Vec<String>,
+    /// Priority of each tag of `list`, decided once rather than per item.
+    priorities: Vec<crate::Priority>,
     /// Vectorised classifier, when the CPU and the tags allow it; it
     /// replaces `packed` and `ac` in [`Tags::candidates`].
     classifier: Option<TagClassifier>,
@@ -70,11 +72,18 @@ impl Tags {
         };
         Tags {
             classifier: TagClassifier::new(&list),
+            priorities: vec![crate::Priority::default(); list.len()],
             list,
             packed,
             ac,
             first,
         }
+    }
+
+    /// The same tags, with priorities given by `priority_of`.
+    pub(crate) fn with_priorities(mut self, priority_of: impl Fn(&str) -> crate::Priority) -> Tags {
+        self.priorities = self.list.iter().map(|t| priority_of(t)).collect();
+        self
     }
 
     /// The same tags, searched with aho-corasick only.
@@ -518,6 +527,7 @@ fn items_from_lines(
             out.push(Item {
                 kind: ItemKind::Comment,
                 tag: tags.list.get(tag).cloned().unwrap_or_default(),
+                priority: tags.priorities.get(tag).copied().unwrap_or_default(),
                 text,
                 path: String::new(),
                 line: l.line,
@@ -526,7 +536,6 @@ fn items_from_lines(
                 checked: None,
                 parent: None,
                 fingerprint: String::new(),
-                priority: crate::Priority::Medium,
             });
         }
     }

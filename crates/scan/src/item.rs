@@ -115,13 +115,8 @@ pub(crate) fn sort_by_line(items: &mut Vec<Item>, start: usize) {
     }
 }
 
-/// Fills in path, priority and fingerprint of a file's items.
-pub(crate) fn finalize(
-    items: &mut [Item],
-    path: &str,
-    priority: impl Fn(&str) -> Priority,
-    hashing: &mut Hashing,
-) {
+/// Fills in path and fingerprint of a file's items.
+pub(crate) fn finalize(items: &mut [Item], path: &str, hashing: &mut Hashing) {
     // Files rarely hold more than a few items: comparing with the earlier
     // ones is cheaper than hashing every text.
     const SMALL: usize = 32;
@@ -138,7 +133,6 @@ pub(crate) fn finalize(
         };
         it.fingerprint = hashing.fingerprint(&it.tag, &it.text, path, occurrence);
         it.path = path.to_string();
-        it.priority = priority(&it.tag);
     }
 }
 
@@ -194,26 +188,23 @@ impl Hashing {
     }
 }
 
-/// Whether `text` is ASCII and equal to its whitespace-normalised form:
-/// words separated by single spaces, no other whitespace, nothing leading
-/// or trailing.
+/// Whether `text` is printable ASCII and equal to its
+/// whitespace-normalised form: words separated by single spaces, no other
+/// whitespace, nothing leading or trailing. (Other control bytes are not
+/// whitespace, but refusing them keeps the check a branch-free pass that
+/// the compiler vectorises; such texts take the general path.)
 fn is_normalized_ascii(text: &str) -> bool {
     let b = text.as_bytes();
-    if b.first() == Some(&b' ') || b.last() == Some(&b' ') {
+    let (Some(&first), Some(&last)) = (b.first(), b.last()) else {
+        return true;
+    };
+    if first == b' ' || last == b' ' || !(0x20..0x80).contains(&last) {
         return false;
     }
-    let mut prev_space = false;
-    for &c in b {
-        if c >= 0x80 || matches!(c, b'\t' | b'\n' | 0x0B | 0x0C | b'\r') {
-            return false;
-        }
-        let space = c == b' ';
-        if space && prev_space {
-            return false;
-        }
-        prev_space = space;
-    }
-    true
+    let bad = b.iter().zip(&b[1..]).fold(false, |bad, (&c, &next)| {
+        bad | !(0x20..0x80).contains(&c) | (c == b' ' && next == b' ')
+    });
+    !bad
 }
 
 #[cfg(test)]
@@ -234,6 +225,10 @@ mod tests {
             "caf\u{e9} au lait",
             "x\u{a0}y",
             "line\nbreak",
+            "x",
+            "a\u{1}b",
+            "ab\t",
+            "\u{7f}",
         ] {
             for occurrence in [0, 1, 7] {
                 assert_eq!(
@@ -242,6 +237,26 @@ mod tests {
                     "{text:?}"
                 );
             }
+        }
+    }
+
+    #[test]
+    fn normalized_ascii_means_what_it_says() {
+        let pieces = [
+            "a", "b", " ", "  ", "\t", "\n", "\u{b}", "\u{1}", "\u{7f}", "\u{e9}",
+        ];
+        let mut texts = vec![String::new()];
+        for a in pieces {
+            for b in pieces {
+                for c in pieces {
+                    texts.push(format!("{a}{b}{c}"));
+                }
+            }
+        }
+        for t in texts {
+            let normal = t.split_whitespace().collect::<Vec<_>>().join(" ");
+            let printable = t.bytes().all(|b| (0x20..0x80).contains(&b));
+            assert_eq!(is_normalized_ascii(&t), printable && t == normal, "{t:?}");
         }
     }
 
@@ -266,7 +281,7 @@ mod tests {
                 .collect();
             let expected: Vec<usize> = (0..n).map(|k| k / 6).collect();
             assert_eq!(occurrences(&items), expected, "{n}");
-            finalize(&mut items, "p", |_| Priority::Low, &mut Hashing::default());
+            finalize(&mut items, "p", &mut Hashing::default());
             let fingerprints: Vec<String> = items.iter().map(|i| i.fingerprint.clone()).collect();
             let want: Vec<String> = items
                 .iter()

@@ -191,7 +191,7 @@ pub struct Scanner {
 impl Scanner {
     /// A scanner with the given configuration.
     pub fn new(config: ScanConfig) -> Self {
-        let tags = Tags::new(&config.tags);
+        let tags = Tags::new(&config.tags).with_priorities(|t| config.priority_of(t));
         Scanner {
             config,
             tags,
@@ -287,23 +287,25 @@ impl Scanner {
                 );
             }
             (Some(_), None) => return 0,
-            (None, _) => out.extend(extract_markdown(
-                bytes,
-                &self.tags,
-                self.opts(),
-                self.config.markdown_tasks,
-            )),
+            (None, _) => {
+                let task_priority = self.config.priority_of(crate::TASK_TAG);
+                out.extend(
+                    extract_markdown(bytes, &self.tags, self.opts(), self.config.markdown_tasks)
+                        .into_iter()
+                        .map(|mut it| {
+                            if it.kind == crate::ItemKind::Task {
+                                it.priority = task_priority;
+                            }
+                            it
+                        }),
+                );
+            }
         }
         if out.len() == start {
             return 0;
         }
         sort_by_line(out, start);
-        finalize(
-            &mut out[start..],
-            path,
-            |t| self.config.priority_of(t),
-            &mut scratch.hashing,
-        );
+        finalize(&mut out[start..], path, &mut scratch.hashing);
         out.len() - start
     }
 
@@ -480,7 +482,9 @@ impl Scanner {
                 let base = items.len();
                 let mut first = 0;
                 while first < batch.len() {
-                    let Some(&(_, _, _, _, n)) = files.next() else { break };
+                    let Some(&(_, _, _, _, n)) = files.next() else {
+                        break;
+                    };
                     for it in &mut batch[first..first + n] {
                         it.parent = it.parent.map(|p| p + base + first);
                     }

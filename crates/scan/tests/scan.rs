@@ -90,6 +90,15 @@ fn priorities_follow_tags_and_config() {
         (items[0].tag.as_str(), items[0].priority),
         ("NOTE", Critical)
     );
+
+    // Markdown: tasks take the priority of `TASK`, HTML comments their tag's.
+    let mut config = ScanConfig::default();
+    config
+        .priorities
+        .insert(todovault_scan::TASK_TAG.into(), Critical);
+    let items = Scanner::new(config).scan_bytes("a.md", b"- [ ] a\n\n<!-- FIXME: b -->\n");
+    let p: Vec<(&str, Priority)> = items.iter().map(|i| (i.tag.as_str(), i.priority)).collect();
+    assert_eq!(p, vec![("TASK", Critical), ("FIXME", High)]);
 }
 
 #[test]
