@@ -767,17 +767,12 @@ mod tests {
         let pieces = [
             "a", "bc", " ", "\t", "\n", "\u{b}", "\u{c}", "\r", "  ", "-", ".",
         ];
-        let mut texts = vec![String::new()];
-        for a in pieces {
-            for b in pieces {
-                for c in pieces {
-                    texts.push(format!("{a}{b}{c}"));
-                }
-            }
-        }
-        for t in texts {
-            let expected = t.split_whitespace().collect::<Vec<_>>().join(" ");
-            assert_eq!(normalize_ws(&t), expected, "{t:?}");
+        for t in crate::test_support::texts_of_three(&pieces) {
+            assert_eq!(
+                normalize_ws(&t),
+                crate::test_support::normalized(&t),
+                "{t:?}"
+            );
         }
     }
 

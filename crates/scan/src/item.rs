@@ -245,18 +245,10 @@ mod tests {
         let pieces = [
             "a", "b", " ", "  ", "\t", "\n", "\u{b}", "\u{1}", "\u{7f}", "\u{e9}",
         ];
-        let mut texts = vec![String::new()];
-        for a in pieces {
-            for b in pieces {
-                for c in pieces {
-                    texts.push(format!("{a}{b}{c}"));
-                }
-            }
-        }
-        for t in texts {
-            let normal = t.split_whitespace().collect::<Vec<_>>().join(" ");
+        for t in crate::test_support::texts_of_three(&pieces) {
             let printable = t.bytes().all(|b| (0x20..0x80).contains(&b));
-            assert_eq!(is_normalized_ascii(&t), printable && t == normal, "{t:?}");
+            let normal = t == crate::test_support::normalized(&t);
+            assert_eq!(is_normalized_ascii(&t), printable && normal, "{t:?}");
         }
     }
 

@@ -45,3 +45,26 @@ pub use source::{DirSource, FileSource, MemorySource};
 pub fn language_of(path: &str) -> Option<&'static str> {
     lang::detect(path).map(|l| l.name)
 }
+
+/// Helpers shared by the unit tests of several modules.
+#[cfg(test)]
+mod test_support {
+    /// Every text of up to three of `pieces`, the empty one included, for
+    /// exhaustive checks of whitespace handling.
+    pub(crate) fn texts_of_three(pieces: &[&str]) -> Vec<String> {
+        let mut texts = vec![String::new()];
+        for a in pieces {
+            for b in pieces {
+                for c in pieces {
+                    texts.push(format!("{a}{b}{c}"));
+                }
+            }
+        }
+        texts
+    }
+
+    /// `t` with whitespace normalised the reference way.
+    pub(crate) fn normalized(t: &str) -> String {
+        t.split_whitespace().collect::<Vec<_>>().join(" ")
+    }
+}
