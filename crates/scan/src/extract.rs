@@ -493,7 +493,7 @@ fn items_from_lines(
                 }
                 None => line_text.len(),
             };
-            let rest = String::from_utf8_lossy(&line_text[e..seg_end]);
+            let rest = lossy(&line_text[e..seg_end]);
             let mut meta = parse_meta(&rest);
             // The last tag of a line takes the continuation lines that follow.
             let continuation: &[CLine] = if k + 1 == found.len() {
@@ -519,7 +519,7 @@ fn items_from_lines(
             let mut text = String::with_capacity(capacity);
             push_normalized(&mut text, meta.text);
             for next in continuation {
-                push_normalized(&mut text, &String::from_utf8_lossy(next.text(src)));
+                push_normalized(&mut text, &lossy(next.text(src)));
             }
             if meta.author.is_none() {
                 meta.author = split_trailing_author(&mut text);
@@ -664,10 +664,28 @@ pub(crate) fn normalize_ws(s: &str) -> String {
     out
 }
 
+/// `bytes` as text: borrowed when it is UTF-8, as nearly all comments are
+/// (`from_utf8` checks ASCII a word at a time, much faster than the lossy
+/// conversion's chunking), else with invalid sequences replaced.
+fn lossy(bytes: &[u8]) -> std::borrow::Cow<'_, str> {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => std::borrow::Cow::Borrowed(text),
+        Err(_) => String::from_utf8_lossy(bytes),
+    }
+}
+
 /// Appends the words of `s` to `out`, separated by single spaces (and from
 /// what `out` already holds by one space): appending pieces one by one
 /// gives the same text as normalising the pieces joined by spaces.
 fn push_normalized(out: &mut String, s: &str) {
+    // Most comment text is already single-spaced: copy it in one go.
+    if !s.is_empty() && crate::item::is_normalized_ascii(s) {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(s);
+        return;
+    }
     if !s.is_ascii() {
         for word in s.split_whitespace() {
             if !out.is_empty() {
@@ -773,6 +791,10 @@ mod tests {
                 crate::test_support::normalized(&t),
                 "{t:?}"
             );
+            let mut after = String::from("x");
+            push_normalized(&mut after, &t);
+            let joined = crate::test_support::normalized(&format!("x {t}"));
+            assert_eq!(after, joined, "{t:?}");
         }
     }
 

@@ -193,7 +193,7 @@ impl Hashing {
 /// whitespace, nothing leading or trailing. (Other control bytes are not
 /// whitespace, but refusing them keeps the check a branch-free pass that
 /// the compiler vectorises; such texts take the general path.)
-fn is_normalized_ascii(text: &str) -> bool {
+pub(crate) fn is_normalized_ascii(text: &str) -> bool {
     let b = text.as_bytes();
     let (Some(&first), Some(&last)) = (b.first(), b.last()) else {
         return true;
