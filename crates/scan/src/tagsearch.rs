@@ -13,9 +13,11 @@
 //!
 //! Files held in memory usually sit in separate allocations, and a
 //! hardware prefetcher stops following a stream at each page boundary, so
-//! the search also asks for the bytes [`PREFETCH_DISTANCE`] ahead of where
-//! it reads: a scan of files in memory then runs at the speed of the
-//! classification rather than at the latency of memory.
+//! the search asks for a file's first [`PREFETCH_DISTANCE`] bytes when it
+//! starts and then for the bytes that far ahead of where it reads: every
+//! line is requested once, early, and a scan of files in memory runs
+//! closer to the speed of the classification than to the latency of
+//! memory.
 //!
 //! The classifier serves tag lists whose every byte is an ASCII word byte
 //! (letters, digits, `_`), on x86-64 CPUs with AVX-512 VBMI. Everything
@@ -191,6 +193,15 @@ impl TagClassifier {
                 _mm512_set1_epi8(2),
                 _mm512_set1_epi8(4),
             );
+            // The loop below asks for the bytes `PREFETCH_DISTANCE` ahead;
+            // ask for the ones before that now, so that every line of the
+            // file is requested once and early.
+            let head = hay.len().min(PREFETCH_DISTANCE);
+            let mut line = 0;
+            while line < head {
+                _mm_prefetch::<_MM_HINT_T0>(hay.as_ptr().add(line).cast());
+                line += 64;
+            }
             let (mut prev0, mut prev1) = (0u64, 0u64);
             let mut at = 0;
             while at < hay.len() {
