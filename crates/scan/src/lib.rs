@@ -7,8 +7,8 @@
 //! a git tree, [`DirSource`] for a directory) and are scanned in parallel.
 //!
 //! Speed comes from a prefilter: every file is first searched for the tag
-//! words (64 bytes at a time with AVX-512 where the CPU has it, with
-//! aho-corasick's vectorised search elsewhere), and only files holding a
+//! words (64 bytes at a time with AVX-512 or AVX2 where the CPU has them,
+//! with aho-corasick's vectorised search elsewhere), and only files holding a
 //! whole-word candidate are lexed, and only as far as their last candidate.
 //!
 //! Modules:

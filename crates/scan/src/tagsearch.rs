@@ -6,8 +6,9 @@
 //! short words of ASCII word bytes. This searcher can. It gives every ASCII
 //! byte a class, bit `k` of which says "this byte is the `k`-th byte of
 //! some tag", looks up the classes of 64 bytes in one instruction (AVX-512
-//! VBMI's two-table byte permute), and keeps only the positions where the
-//! first three classes line up. Those positions are rare in source code
+//! VBMI's two-table byte permute; on CPUs with AVX2 only, one 16-entry
+//! shuffle per high nibble that tag bytes have, 32 bytes at a time), and
+//! keeps only the positions where the first three classes line up. Those positions are rare in source code
 //! (`FIX`, `HAD`, `TOD`, ... in upper case) and are checked against the
 //! tags one by one.
 //!
@@ -20,8 +21,9 @@
 //! memory.
 //!
 //! The classifier serves tag lists whose every byte is an ASCII word byte
-//! (letters, digits, `_`), on x86-64 CPUs with AVX-512 VBMI. Everything
-//! else goes to aho-corasick (see [`crate::extract::Tags`]). For such tag
+//! (letters, digits, `_`), on x86-64 CPUs with AVX-512 VBMI or AVX2.
+//! Everything else (other CPUs, such as ARM, and other tags) goes to
+//! aho-corasick (see [`crate::extract::Tags`]). For such tag
 //! lists both give the same whole-word occurrences: the classifier reports
 //! the longest tag at every position, aho-corasick the leftmost-longest
 //! non-overlapping ones, and the two differ only at positions glued to a
@@ -33,12 +35,27 @@
 #[cfg(target_arch = "x86_64")]
 const PREFETCH_DISTANCE: usize = 2048;
 
+/// The instructions a classifier runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Engine {
+    /// One 128-entry byte permute classifies 64 bytes (AVX-512 VBMI).
+    Avx512Vbmi,
+    /// One 16-entry byte shuffle per distinct high nibble of the tag bytes
+    /// classifies 32 bytes (AVX2).
+    Avx2,
+}
+
 /// The tags, classified for the vectorised search.
 #[derive(Clone)]
 pub(crate) struct TagClassifier {
+    engine: Engine,
     /// For each ASCII byte: bit `k` set when some tag has it at offset `k`
     /// (`k < 3`).
     classes: [u8; 128],
+    /// `classes` split by high nibble, for the AVX2 shuffles: the high
+    /// nibbles that occur in tag bytes, each with the classes of its 16
+    /// bytes.
+    nibbles: Vec<(u8, [u8; 16])>,
     /// How many leading bytes of a tag the classes test: three, or the
     /// length of the shortest tag when that is less.
     width: usize,
@@ -83,19 +100,25 @@ impl Tag {
     }
 }
 
+/// The class masks of one 64-byte block (bit `i` of `masks[k]`: byte `i`
+/// can be the `k`-th byte of a tag) and, while the binary check looks,
+/// whether the block holds a NUL byte where it counts.
+struct Block {
+    masks: [u64; 3],
+    nul: bool,
+}
+
 impl TagClassifier {
-    /// A classifier for `tags`, or `None` when this CPU lacks the
-    /// instructions or a tag is empty or holds a byte other than an ASCII
-    /// letter, digit or `_`.
+    /// A classifier for `tags` on the best engine this CPU has, or `None`
+    /// when it has none or a tag is empty or holds a byte other than an
+    /// ASCII letter, digit or `_`.
     pub(crate) fn new(tags: &[String]) -> Option<TagClassifier> {
-        if !cpu_supported() {
-            return None;
-        }
-        TagClassifier::for_tags(tags)
+        TagClassifier::on(best_engine()?, tags)
     }
 
-    /// The classifier's tables, whatever the CPU.
-    fn for_tags(tags: &[String]) -> Option<TagClassifier> {
+    /// A classifier for `tags` on `engine`, which the caller has checked
+    /// this CPU supports.
+    fn on(engine: Engine, tags: &[String]) -> Option<TagClassifier> {
         let word_byte = |b: &u8| b.is_ascii_alphanumeric() || *b == b'_';
         if tags.is_empty()
             || tags
@@ -110,13 +133,22 @@ impl TagClassifier {
                 classes[usize::from(b)] |= 1 << k;
             }
         }
+        let nibbles = (0u8..8)
+            .filter_map(|high| {
+                let start = usize::from(high) * 16;
+                let table: [u8; 16] = classes[start..start + 16].try_into().ok()?;
+                table.iter().any(|&c| c != 0).then_some((high, table))
+            })
+            .collect();
         let width = tags.iter().map(String::len).min().unwrap_or(1).min(3);
         let mut list: Vec<&[u8]> = tags.iter().map(|t| t.as_bytes()).collect();
         list.sort_by_key(|t| std::cmp::Reverse(t.len()));
         list.dedup();
         let list = list.into_iter().map(Tag::new).collect();
         Some(TagClassifier {
+            engine,
             classes,
+            nibbles,
             width,
             tags: list,
         })
@@ -134,13 +166,16 @@ impl TagClassifier {
         mut found: impl FnMut(usize, usize),
     ) -> bool {
         #[cfg(target_arch = "x86_64")]
-        // SAFETY: a classifier is only built (by `new`) when the CPU has
-        // the instructions `search` is compiled for.
+        // SAFETY: a classifier is only built (by `new`, or by `on` after
+        // the caller checked) for an engine this CPU supports.
         unsafe {
-            match self.width {
-                1 => self.search::<1>(hay, nul_probe, &mut found),
-                2 => self.search::<2>(hay, nul_probe, &mut found),
-                _ => self.search::<3>(hay, nul_probe, &mut found),
+            match (self.engine, self.width) {
+                (Engine::Avx512Vbmi, 1) => self.search_avx512::<1>(hay, nul_probe, &mut found),
+                (Engine::Avx512Vbmi, 2) => self.search_avx512::<2>(hay, nul_probe, &mut found),
+                (Engine::Avx512Vbmi, _) => self.search_avx512::<3>(hay, nul_probe, &mut found),
+                (Engine::Avx2, 1) => self.search_avx2::<1>(hay, nul_probe, &mut found),
+                (Engine::Avx2, 2) => self.search_avx2::<2>(hay, nul_probe, &mut found),
+                (Engine::Avx2, _) => self.search_avx2::<3>(hay, nul_probe, &mut found),
             }
         }
         #[cfg(not(target_arch = "x86_64"))]
@@ -148,6 +183,80 @@ impl TagClassifier {
             let _ = (hay, nul_probe, &mut found);
             unreachable!("a classifier is only built on x86-64");
         }
+    }
+
+    /// Runs `classify` over the 64-byte blocks of `hay` and reports the
+    /// tags it finds; the part of the search both engines share.
+    /// `classify(at, in_hay, probe)` returns the masks of the block at
+    /// `hay[at..]`, of which the bytes under `in_hay` belong to `hay` (the
+    /// others must have class 0), and looks for a NUL byte under `probe`.
+    ///
+    /// A tag is reported where the block holds its `W`-th byte, so that a
+    /// tag crossing into the next block needs only the masks of the
+    /// previous block, not a look ahead. The search asks for the first
+    /// [`PREFETCH_DISTANCE`] bytes up front and then for the bytes that far
+    /// ahead of each block, so that every line is requested once, early.
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    fn blocks<const W: usize>(
+        &self,
+        hay: &[u8],
+        nul_probe: usize,
+        found: &mut impl FnMut(usize, usize),
+        mut classify: impl FnMut(usize, u64, u64) -> Block,
+    ) -> bool {
+        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+        let prefetch = |offset: usize| {
+            // SAFETY: SSE is part of the x86-64 baseline; a prefetch is a
+            // hint that never faults, and the address is formed with
+            // `wrapping_add`, so it need not stay inside `hay`.
+            unsafe {
+                _mm_prefetch::<_MM_HINT_T0>(hay.as_ptr().wrapping_add(offset).cast());
+            }
+        };
+        let mut line = 0;
+        while line < hay.len().min(PREFETCH_DISTANCE) {
+            prefetch(line);
+            line += 64;
+        }
+        let mut nul = false;
+        let (mut prev0, mut prev1) = (0u64, 0u64);
+        let mut at = 0;
+        while at < hay.len() {
+            let rest = hay.len() - at;
+            let in_hay = if rest >= 64 {
+                u64::MAX
+            } else {
+                (1u64 << rest) - 1
+            };
+            let probe = if at >= nul_probe {
+                0
+            } else if nul_probe - at >= 64 {
+                in_hay
+            } else {
+                in_hay & ((1u64 << (nul_probe - at)) - 1)
+            };
+            prefetch(at + PREFETCH_DISTANCE);
+            let Block {
+                masks: [m0, m1, m2],
+                nul: block_nul,
+            } = classify(at, in_hay, probe);
+            nul |= block_nul;
+            let mut ends = match W {
+                1 => m0,
+                2 => m1 & ((m0 << 1) | (prev0 >> 63)),
+                _ => m2 & ((m1 << 1) | (prev1 >> 63)) & ((m0 << 2) | (prev0 >> 62)),
+            };
+            prev0 = m0;
+            prev1 = m1;
+            while ends != 0 {
+                let last = ends.trailing_zeros() as usize;
+                ends &= ends - 1;
+                self.verify(hay, at + last + 1 - W, found);
+            }
+            at += 64;
+        }
+        nul
     }
 
     /// The longest tag at `hay[start..]`, reported to `found`.
@@ -160,95 +269,141 @@ impl TagClassifier {
         }
     }
 
-    /// The search over 64-byte blocks. A tag is reported where the block
-    /// holds its `W`-th byte, so that a tag crossing into the next block
-    /// needs only the class masks of the previous block, not a look ahead.
+    /// [`TagClassifier::blocks`] with AVX-512: one byte permute over the
+    /// 128 classes classifies 64 bytes.
     ///
     /// # Safety
     /// The CPU must support AVX-512 F, BW and VBMI.
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx512f,avx512bw,avx512vbmi")]
-    unsafe fn search<const W: usize>(
+    unsafe fn search_avx512<const W: usize>(
         &self,
         hay: &[u8],
         nul_probe: usize,
         found: &mut impl FnMut(usize, usize),
     ) -> bool {
         use std::arch::x86_64::{
-            _MM_HINT_T0, _mm_prefetch, _mm512_loadu_si512, _mm512_maskz_loadu_epi8,
-            _mm512_maskz_permutex2var_epi8, _mm512_movepi8_mask, _mm512_set1_epi8,
-            _mm512_test_epi8_mask,
+            _mm512_loadu_si512, _mm512_maskz_loadu_epi8, _mm512_maskz_permutex2var_epi8,
+            _mm512_movepi8_mask, _mm512_set1_epi8, _mm512_test_epi8_mask,
         };
-        let mut nul = false;
-        // SAFETY (whole body): the table loads read the 128 bytes of
-        // `classes`; every block load is masked to the bytes of `hay`, and
-        // masked-off bytes are neither read nor able to fault; a prefetch
-        // is a hint that never faults, and its address is formed with
-        // `wrapping_add`, so it need not stay inside `hay`.
-        unsafe {
-            let low = _mm512_loadu_si512(self.classes.as_ptr().cast());
-            let high = _mm512_loadu_si512(self.classes.as_ptr().add(64).cast());
-            let (bit0, bit1, bit2) = (
-                _mm512_set1_epi8(1),
-                _mm512_set1_epi8(2),
-                _mm512_set1_epi8(4),
-            );
-            // The loop below asks for the bytes `PREFETCH_DISTANCE` ahead;
-            // ask for the ones before that now, so that every line of the
-            // file is requested once and early.
-            let head = hay.len().min(PREFETCH_DISTANCE);
-            let mut line = 0;
-            while line < head {
-                _mm_prefetch::<_MM_HINT_T0>(hay.as_ptr().add(line).cast());
-                line += 64;
+        // SAFETY: the table loads read the 128 bytes of `classes`.
+        let (low, high) = unsafe {
+            (
+                _mm512_loadu_si512(self.classes.as_ptr().cast()),
+                _mm512_loadu_si512(self.classes.as_ptr().add(64).cast()),
+            )
+        };
+        let bits = [
+            _mm512_set1_epi8(1),
+            _mm512_set1_epi8(2),
+            _mm512_set1_epi8(4),
+        ];
+        self.blocks::<W>(hay, nul_probe, found, |at, in_hay, probe| {
+            // SAFETY: the load is masked to the bytes of `hay`; masked-off
+            // bytes are neither read nor able to fault.
+            let v = unsafe { _mm512_maskz_loadu_epi8(in_hay, hay.as_ptr().add(at).cast()) };
+            // The permute looks at the low 7 bits of each byte only;
+            // bytes >= 0x80 get class 0 through the mask.
+            let ascii = !_mm512_movepi8_mask(v);
+            let class = _mm512_maskz_permutex2var_epi8(ascii, low, v, high);
+            Block {
+                masks: [
+                    _mm512_test_epi8_mask(class, bits[0]),
+                    _mm512_test_epi8_mask(class, bits[1]),
+                    _mm512_test_epi8_mask(class, bits[2]),
+                ],
+                nul: probe != 0 && _mm512_test_epi8_mask(v, v) & probe != probe,
             }
-            let (mut prev0, mut prev1) = (0u64, 0u64);
-            let mut at = 0;
-            while at < hay.len() {
-                let rest = hay.len() - at;
-                let in_hay = if rest >= 64 {
-                    u64::MAX
-                } else {
-                    (1u64 << rest) - 1
-                };
-                let block = hay.as_ptr().add(at);
-                _mm_prefetch::<_MM_HINT_T0>(block.wrapping_add(PREFETCH_DISTANCE).cast());
-                let v = _mm512_maskz_loadu_epi8(in_hay, block.cast());
-                if at < nul_probe {
-                    let probed = if nul_probe - at >= 64 {
-                        in_hay
-                    } else {
-                        in_hay & ((1u64 << (nul_probe - at)) - 1)
-                    };
-                    nul |= _mm512_test_epi8_mask(v, v) & probed != probed;
-                }
-                // The permute looks at the low 7 bits of each byte only;
-                // bytes >= 0x80 get class 0 through the mask.
-                let ascii = !_mm512_movepi8_mask(v);
-                let class = _mm512_maskz_permutex2var_epi8(ascii, low, v, high);
-                let m0 = _mm512_test_epi8_mask(class, bit0);
-                let ends = match W {
-                    1 => m0,
-                    2 => _mm512_test_epi8_mask(class, bit1) & ((m0 << 1) | (prev0 >> 63)),
-                    _ => {
-                        let m1 = _mm512_test_epi8_mask(class, bit1);
-                        let m2 = _mm512_test_epi8_mask(class, bit2);
-                        let ends = m2 & ((m1 << 1) | (prev1 >> 63)) & ((m0 << 2) | (prev0 >> 62));
-                        prev1 = m1;
-                        ends
-                    }
-                };
-                prev0 = m0;
-                let mut ends = ends;
-                while ends != 0 {
-                    let last = ends.trailing_zeros() as usize;
-                    ends &= ends - 1;
-                    self.verify(hay, at + last + 1 - W, found);
-                }
-                at += 64;
-            }
+        })
+    }
+
+    /// [`TagClassifier::blocks`] with AVX2: for each high nibble that tag
+    /// bytes have, a 16-entry shuffle gives the classes of the bytes with
+    /// that high nibble; 32 bytes at a time, two per block.
+    ///
+    /// # Safety
+    /// The CPU must support AVX2.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    unsafe fn search_avx2<const W: usize>(
+        &self,
+        hay: &[u8],
+        nul_probe: usize,
+        found: &mut impl FnMut(usize, usize),
+    ) -> bool {
+        use std::arch::x86_64::{
+            __m256i, _mm_loadu_si128, _mm256_and_si256, _mm256_broadcastsi128_si256,
+            _mm256_cmpeq_epi8, _mm256_loadu_si256, _mm256_movemask_epi8, _mm256_or_si256,
+            _mm256_set1_epi8, _mm256_setzero_si256, _mm256_shuffle_epi8, _mm256_slli_epi16,
+            _mm256_srli_epi16,
+        };
+        let mut tables = [_mm256_setzero_si256(); 8];
+        let mut highs = [_mm256_setzero_si256(); 8];
+        for (k, (high, table)) in self.nibbles.iter().enumerate().take(8) {
+            // SAFETY: the load reads the 16 bytes of `table`.
+            tables[k] =
+                _mm256_broadcastsi128_si256(unsafe { _mm_loadu_si128(table.as_ptr().cast()) });
+            highs[k] = _mm256_set1_epi8(*high as i8);
         }
-        nul
+        let n = self.nibbles.len().min(8);
+        let low_nibble = _mm256_set1_epi8(0x0F);
+        let zero = _mm256_setzero_si256();
+        // Masks of 32 bytes: bit `k` of each byte's class moved to its top
+        // bit (a 16-bit shift cannot carry into a top bit from the byte
+        // below by 7 or fewer places), and the NUL bytes.
+        let half = |v: __m256i| -> ([u64; 3], u64) {
+            let high = _mm256_and_si256(_mm256_srli_epi16::<4>(v), low_nibble);
+            let mut class = zero;
+            for k in 0..n {
+                // The shuffle gives 0 for bytes >= 0x80, whose high nibble
+                // matches none of the tag bytes' anyway.
+                let hit = _mm256_cmpeq_epi8(high, highs[k]);
+                class = _mm256_or_si256(
+                    class,
+                    _mm256_and_si256(_mm256_shuffle_epi8(tables[k], v), hit),
+                );
+            }
+            let bit = |m: i32| u64::from(m as u32);
+            (
+                [
+                    bit(_mm256_movemask_epi8(_mm256_slli_epi16::<7>(class))),
+                    bit(_mm256_movemask_epi8(_mm256_slli_epi16::<6>(class))),
+                    bit(_mm256_movemask_epi8(_mm256_slli_epi16::<5>(class))),
+                ],
+                bit(_mm256_movemask_epi8(_mm256_cmpeq_epi8(v, zero))),
+            )
+        };
+        self.blocks::<W>(hay, nul_probe, found, |at, in_hay, probe| {
+            let (lo, hi) = if in_hay == u64::MAX {
+                // SAFETY: the whole block, `hay[at..at + 64]`, is in `hay`.
+                unsafe {
+                    let p = hay.as_ptr().add(at);
+                    (
+                        _mm256_loadu_si256(p.cast()),
+                        _mm256_loadu_si256(p.add(32).cast()),
+                    )
+                }
+            } else {
+                // The last, partial block, from a zeroed copy; the bytes
+                // past `hay` are masked off by `blocks`.
+                let mut tail = [0u8; 64];
+                let rest = &hay[at..];
+                tail[..rest.len()].copy_from_slice(rest);
+                // SAFETY: both loads read inside `tail`.
+                unsafe {
+                    (
+                        _mm256_loadu_si256(tail.as_ptr().cast()),
+                        _mm256_loadu_si256(tail.as_ptr().add(32).cast()),
+                    )
+                }
+            };
+            let (lo_masks, lo_nul) = half(lo);
+            let (hi_masks, hi_nul) = half(hi);
+            Block {
+                masks: [0, 1, 2].map(|k| lo_masks[k] | (hi_masks[k] << 32)),
+                nul: (lo_nul | (hi_nul << 32)) & probe != 0,
+            }
+        })
     }
 }
 
@@ -261,17 +416,30 @@ impl std::fmt::Debug for TagClassifier {
     }
 }
 
-/// Whether this CPU has what the vectorised search needs.
-fn cpu_supported() -> bool {
+/// The fastest engine this CPU supports, if any.
+pub(crate) fn best_engine() -> Option<Engine> {
     #[cfg(all(target_arch = "x86_64", not(miri)))]
     {
-        std::is_x86_feature_detected!("avx512f")
+        if std::is_x86_feature_detected!("avx512f")
             && std::is_x86_feature_detected!("avx512bw")
             && std::is_x86_feature_detected!("avx512vbmi")
+        {
+            return Some(Engine::Avx512Vbmi);
+        }
+        if std::is_x86_feature_detected!("avx2") {
+            return Some(Engine::Avx2);
+        }
     }
-    #[cfg(not(all(target_arch = "x86_64", not(miri))))]
-    {
-        false
+    None
+}
+
+/// The engines this CPU supports, fastest first.
+#[cfg(test)]
+fn engines() -> Vec<Engine> {
+    match best_engine() {
+        Some(Engine::Avx512Vbmi) => vec![Engine::Avx512Vbmi, Engine::Avx2],
+        Some(Engine::Avx2) => vec![Engine::Avx2],
+        None => Vec::new(),
     }
 }
 
@@ -303,12 +471,26 @@ mod tests {
         tags.iter().map(|t| t.to_string()).collect()
     }
 
+    /// A classifier for `tags` on each engine this CPU supports.
+    fn classifiers(tags: &[&str]) -> Vec<TagClassifier> {
+        let tags = strings(tags);
+        engines()
+            .into_iter()
+            .map(|e| TagClassifier::on(e, &tags).expect("word tags"))
+            .collect()
+    }
+
     #[test]
-    fn runs_on_cpus_that_have_the_instructions() {
+    fn runs_on_the_best_engine_of_this_cpu() {
         let tags = strings(&["TODO", "FIXME"]);
-        assert_eq!(TagClassifier::new(&tags).is_some(), cpu_supported());
-        if cfg!(target_arch = "x86_64") && std::is_x86_feature_detected!("avx512vbmi") {
-            assert!(cpu_supported(), "AVX-512 VBMI present but not used");
+        let built = TagClassifier::new(&tags).map(|c| c.engine);
+        assert_eq!(built, best_engine());
+        if cfg!(target_arch = "x86_64") {
+            if std::is_x86_feature_detected!("avx512vbmi") {
+                assert_eq!(built, Some(Engine::Avx512Vbmi));
+            } else if std::is_x86_feature_detected!("avx2") {
+                assert_eq!(built, Some(Engine::Avx2));
+            }
         }
     }
 
@@ -322,50 +504,52 @@ mod tests {
             &["ÄNDERN"],
             &["TODO", "@X"],
         ] {
-            assert!(
-                TagClassifier::for_tags(&strings(tags)).is_none(),
-                "{tags:?}"
-            );
+            for engine in [Engine::Avx512Vbmi, Engine::Avx2] {
+                assert!(
+                    TagClassifier::on(engine, &strings(tags)).is_none(),
+                    "{tags:?}"
+                );
+            }
         }
-        assert!(TagClassifier::for_tags(&strings(&["TODO", "x_1"])).is_some());
+        assert!(TagClassifier::on(Engine::Avx2, &strings(&["TODO", "x_1"])).is_some());
     }
 
     #[test]
     fn finds_tags_across_block_boundaries_and_at_the_ends() {
-        let Some(c) = TagClassifier::new(&strings(&["TODO", "FIXME", "XXX", "BUG"])) else {
-            return assert!(!cpu_supported());
-        };
-        for len in [0usize, 1, 3, 63, 64, 65, 127, 128, 200] {
-            for at in 0..len.saturating_sub(2) {
-                let mut hay = vec![b'.'; len];
-                for (k, &b) in b"XXX".iter().enumerate() {
-                    if at + k < len {
-                        hay[at + k] = b;
-                    }
+        let tags = ["TODO", "FIXME", "XXX", "BUG"];
+        for c in classifiers(&tags) {
+            for len in [0usize, 1, 3, 31, 32, 33, 63, 64, 65, 127, 128, 200] {
+                for at in 0..len.saturating_sub(2) {
+                    let mut hay = vec![b'.'; len];
+                    hay[at..at + 3].copy_from_slice(b"XXX");
+                    assert_eq!(
+                        found(&c, &hay),
+                        vec![(at, at + 3)],
+                        "{:?} len {len} at {at}",
+                        c.engine
+                    );
                 }
-                assert_eq!(found(&c, &hay), vec![(at, at + 3)], "len {len} at {at}");
             }
+            let hay = "é TODO€FIXME\u{80}BUG XXXX".as_bytes();
+            assert_eq!(found(&c, hay), every_occurrence(&strings(&tags), hay));
         }
-        let hay = "é TODO€FIXME\u{80}BUG XXXX".as_bytes();
-        let tags = strings(&["TODO", "FIXME", "XXX", "BUG"]);
-        assert_eq!(found(&c, hay), every_occurrence(&tags, hay));
     }
 
     #[test]
     fn tells_whether_the_probed_head_holds_a_nul() {
-        let Some(c) = TagClassifier::new(&strings(&["TODO"])) else {
-            return assert!(!cpu_supported());
-        };
-        for len in [1usize, 63, 64, 65, 200] {
-            for nul_at in 0..len {
-                let mut hay = vec![b'a'; len];
-                hay[nul_at] = 0;
-                for probe in [0, 1, 63, 64, 65, 128, 300] {
-                    assert_eq!(
-                        c.for_each(&hay, probe, |_, _| {}),
-                        nul_at < probe,
-                        "len {len} NUL at {nul_at} probe {probe}"
-                    );
+        for c in classifiers(&["TODO"]) {
+            for len in [1usize, 31, 32, 33, 63, 64, 65, 200] {
+                for nul_at in 0..len {
+                    let mut hay = vec![b'a'; len];
+                    hay[nul_at] = 0;
+                    for probe in [0, 1, 31, 32, 63, 64, 65, 128, 300] {
+                        assert_eq!(
+                            c.for_each(&hay, probe, |_, _| {}),
+                            nul_at < probe,
+                            "{:?} len {len} NUL at {nul_at} probe {probe}",
+                            c.engine
+                        );
+                    }
                 }
             }
         }
@@ -373,34 +557,42 @@ mod tests {
 
     #[test]
     fn reports_the_longest_tag_and_short_tags() {
-        let Some(c) = TagClassifier::new(&strings(&["TODO", "TODOS", "TO"])) else {
-            return assert!(!cpu_supported());
-        };
-        assert_eq!(
-            found(&c, b"TODOS TODO TO T"),
-            vec![(0, 5), (6, 10), (11, 13)]
-        );
-        let Some(one) = TagClassifier::new(&strings(&["X"])) else {
-            return assert!(!cpu_supported());
-        };
-        assert_eq!(found(&one, b"aXbX"), vec![(1, 2), (3, 4)]);
+        for c in classifiers(&["TODO", "TODOS", "TO"]) {
+            assert_eq!(
+                found(&c, b"TODOS TODO TO T"),
+                vec![(0, 5), (6, 10), (11, 13)]
+            );
+        }
+        for c in classifiers(&["X"]) {
+            assert_eq!(found(&c, b"aXbX"), vec![(1, 2), (3, 4)]);
+        }
+    }
+
+    #[test]
+    fn every_high_nibble_of_word_bytes_works() {
+        // Digits (0x3_), upper case (0x4_, 0x5_, with `_`), lower case
+        // (0x6_, 0x7_): the AVX2 engine keeps a table per high nibble.
+        let tags = ["0a_", "Zz9", "todo", "_x"];
+        for c in classifiers(&tags) {
+            let hay = b"0a_ Zz9 todo _x 0A_ zZ9 Todo _X";
+            assert_eq!(found(&c, hay), every_occurrence(&strings(&tags), hay));
+        }
     }
 
     proptest! {
         #![proptest_config(ProptestConfig { cases: 400, ..ProptestConfig::default() })]
 
-        /// The classifier finds exactly the longest tag at each position.
+        /// Each engine finds exactly the longest tag at each position.
         #[test]
         fn matches_a_brute_force_search(
-            tags in prop::collection::vec("[A-Z_0-9]{1,6}", 1..6),
+            tags in prop::collection::vec("[A-Za-z_0-9]{1,6}", 1..6),
             hay in prop::collection::vec(
                 prop::sample::select(&b"TODOFIXMEXBUG_ \n\x00\x80\xffaz09"[..]), 0..300),
         ) {
-            let Some(c) = TagClassifier::new(&tags) else {
-                prop_assert!(!cpu_supported());
-                return Ok(());
-            };
-            prop_assert_eq!(found(&c, &hay), every_occurrence(&tags, &hay));
+            for engine in engines() {
+                let c = TagClassifier::on(engine, &tags).expect("word tags");
+                prop_assert_eq!(found(&c, &hay), every_occurrence(&tags, &hay), "{:?}", engine);
+            }
         }
     }
 }
