@@ -242,21 +242,39 @@ impl TagClassifier {
                 nul: block_nul,
             } = classify(at, in_hay, probe);
             nul |= block_nul;
-            let mut ends = match W {
+            let ends = match W {
                 1 => m0,
                 2 => m1 & ((m0 << 1) | (prev0 >> 63)),
                 _ => m2 & ((m1 << 1) | (prev1 >> 63)) & ((m0 << 2) | (prev0 >> 62)),
             };
             prev0 = m0;
             prev1 = m1;
-            while ends != 0 {
-                let last = ends.trailing_zeros() as usize;
-                ends &= ends - 1;
-                self.verify(hay, at + last + 1 - W, found);
+            if ends != 0 {
+                self.verify_block::<W>(hay, at, ends, found);
             }
             at += 64;
         }
         nul
+    }
+
+    /// Verifies the positions a block's masks single out: bit `i` of
+    /// `ends` set means a tag may end its first `W` bytes at `at + i`.
+    /// Kept out of the block loop, which runs far more often, so that the
+    /// loop keeps its state in registers.
+    #[cold]
+    #[inline(never)]
+    fn verify_block<const W: usize>(
+        &self,
+        hay: &[u8],
+        at: usize,
+        mut ends: u64,
+        found: &mut impl FnMut(usize, usize),
+    ) {
+        while ends != 0 {
+            let last = ends.trailing_zeros() as usize;
+            ends &= ends - 1;
+            self.verify(hay, at + last + 1 - W, found);
+        }
     }
 
     /// The longest tag at `hay[start..]`, reported to `found`.
