@@ -359,6 +359,7 @@ impl Scanner {
         if self.generated.is_generated(&bytes) {
             return done(Outcome::Skipped(Skip::Generated));
         }
+        // Moved out for the call, which borrows the rest of the scratch.
         let cands = std::mem::take(&mut scratch.cands);
         let found = self.extract_into(
             language,

@@ -271,6 +271,26 @@ fn parallel_scan_is_deterministic_and_sorted() {
     assert_eq!(outs[0].report.comments, 300);
 }
 
+/// Sources in path order take a shorter way through the final merge; it
+/// must give the same output, `parent` indices included.
+#[test]
+fn sources_in_path_order_scan_the_same() {
+    let m = mixed_source(400);
+    let mut files: Vec<(String, Vec<u8>)> = (0..m.len())
+        .map(|i| {
+            let bytes = m.read(i).expect("in memory").into_owned();
+            (m.path(i).to_string(), bytes)
+        })
+        .collect();
+    files.sort();
+    let sorted = MemorySource::new(files);
+    let never = AtomicBool::new(false);
+    let a = scanner().scan(&m, &|_, _| {}, &never).expect("scan");
+    let b = scanner().scan(&sorted, &|_, _| {}, &never).expect("scan");
+    assert!(a.items.iter().any(|it| it.parent.is_some()));
+    assert_eq!(a, b);
+}
+
 #[test]
 fn progress_reaches_total_and_cancel_stops() {
     let m = mixed_source(2000);
