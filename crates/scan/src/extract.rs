@@ -298,7 +298,16 @@ impl CLine {
     /// The line for `text`, a part of `src`.
     fn new(src: &[u8], line: u32, text: &[u8]) -> CLine {
         let start = text.as_ptr().addr().wrapping_sub(src.as_ptr().addr());
-        debug_assert!(start + text.len() <= src.len());
+        // `text` is always cut from `src`; were it not, the line would read
+        // as empty rather than as other bytes.
+        debug_assert!(start <= src.len() && text.len() <= src.len() - start);
+        if start > src.len() || text.len() > src.len() - start {
+            return CLine {
+                line,
+                start: 0,
+                end: 0,
+            };
+        }
         CLine {
             line,
             start,
@@ -307,7 +316,7 @@ impl CLine {
     }
 
     fn text<'a>(&self, src: &'a [u8]) -> &'a [u8] {
-        &src[self.start..self.end]
+        src.get(self.start..self.end).unwrap_or_default()
     }
 }
 
