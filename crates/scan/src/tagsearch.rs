@@ -284,7 +284,9 @@ impl TagClassifier {
     /// The longest tag at `hay[start..]`, reported to `found`.
     #[inline(always)]
     fn verify(&self, hay: &[u8], start: usize, found: &mut impl FnMut(usize, usize)) {
-        let rest = &hay[start..];
+        let Some(rest) = hay.get(start..) else {
+            return;
+        };
         let word = rest.first_chunk::<8>().map(|w| u64::from_le_bytes(*w));
         if let Some(tag) = self.tags.iter().find(|t| t.is_at(rest, word)) {
             found(start, start + tag.bytes.len());
