@@ -120,11 +120,12 @@ impl TagClassifier {
         TagClassifier::on(best_engine()?, tags)
     }
 
-    /// A classifier for `tags` on `engine`, which the caller has checked
-    /// this CPU supports.
+    /// A classifier for `tags` on `engine`, or `None` when this CPU does
+    /// not support the engine or the tags are not all words.
     fn on(engine: Engine, tags: &[String]) -> Option<TagClassifier> {
         let word_byte = |b: &u8| b.is_ascii_alphanumeric() || *b == b'_';
-        if tags.is_empty()
+        if !supported(engine)
+            || tags.is_empty()
             || tags
                 .iter()
                 .any(|t| t.is_empty() || !t.bytes().all(|b| word_byte(&b)))
@@ -170,8 +171,8 @@ impl TagClassifier {
         mut found: impl FnMut(usize, usize),
     ) -> bool {
         #[cfg(target_arch = "x86_64")]
-        // SAFETY: a classifier is only built (by `new`, or by `on` after
-        // the caller checked) for an engine this CPU supports.
+        // SAFETY: a classifier is only built (by `on`) for an engine this
+        // CPU supports.
         unsafe {
             match (self.engine, self.width) {
                 (Engine::Avx512Vbmi, 1) => self.search_avx512::<1>(hay, nul_probe, &mut found),
@@ -457,14 +458,21 @@ pub(crate) fn best_engine() -> Option<Engine> {
     None
 }
 
+/// Whether this CPU can run `engine`.
+fn supported(engine: Engine) -> bool {
+    matches!(
+        (best_engine(), engine),
+        (Some(Engine::Avx512Vbmi), _) | (Some(Engine::Avx2), Engine::Avx2)
+    )
+}
+
 /// The engines this CPU supports, fastest first.
 #[cfg(test)]
 fn engines() -> Vec<Engine> {
-    match best_engine() {
-        Some(Engine::Avx512Vbmi) => vec![Engine::Avx512Vbmi, Engine::Avx2],
-        Some(Engine::Avx2) => vec![Engine::Avx2],
-        None => Vec::new(),
-    }
+    [Engine::Avx512Vbmi, Engine::Avx2]
+        .into_iter()
+        .filter(|&e| supported(e))
+        .collect()
 }
 
 #[cfg(test)]
@@ -535,7 +543,10 @@ mod tests {
                 );
             }
         }
-        assert!(TagClassifier::on(Engine::Avx2, &strings(&["TODO", "x_1"])).is_some());
+        for engine in [Engine::Avx512Vbmi, Engine::Avx2] {
+            let built = TagClassifier::on(engine, &strings(&["TODO", "x_1"])).is_some();
+            assert_eq!(built, supported(engine), "{engine:?}");
+        }
     }
 
     #[test]
