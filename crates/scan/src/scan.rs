@@ -408,12 +408,15 @@ impl Scanner {
                     let files = range.len();
                     let mut out = BatchResult::default();
                     let mut scratch = Scratch::default();
+                    // Every file's scan starts by reading its path, and
+                    // paths live in allocations of their own: ask for the
+                    // batch's paths at once rather than miss on each.
+                    for i in range.clone() {
+                        prefetch(source.path(i).as_bytes());
+                    }
                     for i in range {
                         if cancel.load(Ordering::Relaxed) {
                             return Err(ScanError::Cancelled);
-                        }
-                        if i + 1 < total {
-                            prefetch(source.path(i + 1).as_bytes());
                         }
                         let (outcome, found) =
                             self.scan_one(source, i, &rules, &mut scratch, &mut out.items);
@@ -514,9 +517,7 @@ impl Scanner {
 }
 
 /// Asks the CPU to start loading the first bytes of `bytes` into the
-/// cache. The path of the next file is the first thing its scan reads, and
-/// paths live in separate allocations, so without this every file would
-/// start with a cache miss.
+/// cache.
 #[inline(always)]
 fn prefetch(bytes: &[u8]) {
     #[cfg(target_arch = "x86_64")]
