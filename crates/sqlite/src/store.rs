@@ -353,7 +353,7 @@ impl SqliteStore {
                 reply,
             })),
         )?;
-        answer.await.unwrap_or_else(|_| Err(writer_stopped(what)))
+        await_answer(what, answer).await
     }
 
     /// Runs `work` alone on the writer connection, outside any transaction
@@ -372,7 +372,7 @@ impl SqliteStore {
                 let _ = reply.send(work(conn).map_err(|e| e.into_error(&ctx, what)));
             })),
         )?;
-        answer.await.unwrap_or_else(|_| Err(writer_stopped(what)))
+        await_answer(what, answer).await
     }
 
     fn send(&self, what: &'static str, request: Request) -> Result<()> {
@@ -455,6 +455,30 @@ impl SqliteStore {
 
 /// The writer thread is gone (it only stops when the store is dropped, or
 /// after a panic it could not contain).
+/// How long a caller keeps its thread busy watching for the writer's
+/// answer before it lets the runtime put the thread to sleep.
+const ANSWER_WATCH: std::time::Duration = std::time::Duration::from_micros(200);
+
+/// The writer thread's answer. A write takes tens of microseconds, about
+/// what waking a sleeping runtime thread takes, so the caller first yields
+/// to the runtime's other tasks and looks again, and only awaits (and may
+/// sleep) once the write has taken longer than [`ANSWER_WATCH`].
+async fn await_answer<T>(
+    what: &'static str,
+    mut answer: tokio::sync::oneshot::Receiver<Result<T>>,
+) -> Result<T> {
+    use tokio::sync::oneshot::error::TryRecvError;
+    let watch_until = std::time::Instant::now() + ANSWER_WATCH;
+    while std::time::Instant::now() < watch_until {
+        match answer.try_recv() {
+            Ok(result) => return result,
+            Err(TryRecvError::Closed) => return Err(writer_stopped(what)),
+            Err(TryRecvError::Empty) => tokio::task::yield_now().await,
+        }
+    }
+    answer.await.unwrap_or_else(|_| Err(writer_stopped(what)))
+}
+
 fn writer_stopped(what: &str) -> Error {
     Error::internal(format!(
         "the SQLite writer thread stopped unexpectedly while {what}"
