@@ -453,11 +453,9 @@ impl SqliteStore {
     }
 }
 
-/// The writer thread is gone (it only stops when the store is dropped, or
-/// after a panic it could not contain).
 /// How long a caller keeps its thread busy watching for the writer's
 /// answer before it lets the runtime put the thread to sleep.
-const ANSWER_WATCH: std::time::Duration = std::time::Duration::from_micros(200);
+const ANSWER_WATCH: Duration = Duration::from_micros(200);
 
 /// The writer thread's answer. A write takes tens of microseconds, about
 /// what waking a sleeping runtime thread takes, so the caller first yields
@@ -468,8 +466,8 @@ async fn await_answer<T>(
     mut answer: tokio::sync::oneshot::Receiver<Result<T>>,
 ) -> Result<T> {
     use tokio::sync::oneshot::error::TryRecvError;
-    let watch_until = std::time::Instant::now() + ANSWER_WATCH;
-    while std::time::Instant::now() < watch_until {
+    let watch_until = Instant::now() + ANSWER_WATCH;
+    while Instant::now() < watch_until {
         match answer.try_recv() {
             Ok(result) => return result,
             Err(TryRecvError::Closed) => return Err(writer_stopped(what)),
@@ -479,6 +477,8 @@ async fn await_answer<T>(
     answer.await.unwrap_or_else(|_| Err(writer_stopped(what)))
 }
 
+/// The writer thread is gone (it only stops when the store is dropped, or
+/// after a panic it could not contain).
 fn writer_stopped(what: &str) -> Error {
     Error::internal(format!(
         "the SQLite writer thread stopped unexpectedly while {what}"
