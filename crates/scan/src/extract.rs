@@ -31,6 +31,8 @@ pub(crate) struct Tags {
     list: Vec<String>,
     /// Priority of each tag of `list`, decided once rather than per item.
     priorities: Vec<crate::Priority>,
+    /// Priority of Markdown task items ([`crate::TASK_TAG`]).
+    pub(crate) task_priority: crate::Priority,
     /// Vectorised classifier, when the CPU and the tags allow it; it
     /// replaces `packed` and `ac` in [`Tags::candidates`].
     classifier: Option<TagClassifier>,
@@ -73,6 +75,7 @@ impl Tags {
         Tags {
             classifier: TagClassifier::new(&list),
             priorities: vec![crate::Priority::default(); list.len()],
+            task_priority: crate::Priority::default(),
             list,
             packed,
             ac,
@@ -80,9 +83,11 @@ impl Tags {
         }
     }
 
-    /// The same tags, with priorities given by `priority_of`.
+    /// The same tags, with priorities (and that of Markdown tasks) given by
+    /// `priority_of`.
     pub(crate) fn with_priorities(mut self, priority_of: impl Fn(&str) -> crate::Priority) -> Tags {
         self.priorities = self.list.iter().map(|t| priority_of(t)).collect();
+        self.task_priority = priority_of(crate::TASK_TAG);
         self
     }
 
@@ -687,47 +692,18 @@ fn lossy(bytes: &[u8]) -> std::borrow::Cow<'_, str> {
 /// what `out` already holds by one space): appending pieces one by one
 /// gives the same text as normalising the pieces joined by spaces.
 fn push_normalized(out: &mut String, s: &str) {
-    // Most comment text is already single-spaced: copy it in one go.
-    if !s.is_empty() && crate::item::is_normalized_ascii(s) {
+    let mut push = |word: &str| {
         if !out.is_empty() {
             out.push(' ');
         }
-        out.push_str(s);
-        return;
+        out.push_str(word);
+    };
+    // Most comment text is already single-spaced: copy it in one go.
+    if !s.is_empty() && crate::item::is_normalized_ascii(s) {
+        push(s);
+    } else {
+        s.split_whitespace().for_each(push);
     }
-    if !s.is_ascii() {
-        for word in s.split_whitespace() {
-            if !out.is_empty() {
-                out.push(' ');
-            }
-            out.push_str(word);
-        }
-        return;
-    }
-    // A byte at a time: the ASCII bytes that `char::is_whitespace` accepts
-    // are exactly those matched here.
-    let bytes = s.as_bytes();
-    let mut p = 0;
-    while p < bytes.len() {
-        while p < bytes.len() && is_ascii_ws(bytes[p]) {
-            p += 1;
-        }
-        let start = p;
-        while p < bytes.len() && !is_ascii_ws(bytes[p]) {
-            p += 1;
-        }
-        if start < p {
-            if !out.is_empty() {
-                out.push(' ');
-            }
-            out.push_str(&s[start..p]);
-        }
-    }
-}
-
-#[inline]
-fn is_ascii_ws(b: u8) -> bool {
-    matches!(b, b' ' | b'\t' | b'\n' | 0x0B | 0x0C | b'\r')
 }
 
 /// Splits a trailing ` /alice` author off the normalised `text` (which

@@ -67,7 +67,7 @@ fn extract_markdown_with(
         parse_window(
             window,
             ws,
-            tasks,
+            tasks.then_some(tags.task_priority),
             !cands.is_empty(),
             &mut lines,
             &mut items,
@@ -103,11 +103,12 @@ fn extract_markdown_with(
 }
 
 /// Parses one region of the document (starting at offset `base`), adding
-/// task items to `items` and the ranges of raw HTML to `html`.
+/// task items (with priority `tasks`, unless that is `None`) to `items`
+/// and the ranges of raw HTML to `html`.
 fn parse_window(
     text: &str,
     base: usize,
-    tasks: bool,
+    tasks: Option<Priority>,
     want_html: bool,
     lines: &mut LineCounter<'_>,
     items: &mut Vec<Item>,
@@ -130,7 +131,7 @@ fn parse_window(
                     it.text = normalize_ws(&f.text);
                 }
             }
-            Event::TaskListMarker(checked) if tasks => {
+            Event::TaskListMarker(checked) if let Some(priority) = tasks => {
                 let parent = stack.iter().rev().skip(1).find_map(|f| f.item);
                 if let Some(top) = stack.last_mut()
                     && top.item.is_none()
@@ -147,7 +148,7 @@ fn parse_window(
                         checked: Some(checked),
                         parent,
                         fingerprint: String::new(),
-                        priority: Priority::Medium,
+                        priority,
                     });
                 }
             }

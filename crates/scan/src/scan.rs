@@ -287,19 +287,12 @@ impl Scanner {
                 );
             }
             (Some(_), None) => return 0,
-            (None, _) => {
-                let task_priority = self.config.priority_of(crate::TASK_TAG);
-                out.extend(
-                    extract_markdown(bytes, &self.tags, self.opts(), self.config.markdown_tasks)
-                        .into_iter()
-                        .map(|mut it| {
-                            if it.kind == crate::ItemKind::Task {
-                                it.priority = task_priority;
-                            }
-                            it
-                        }),
-                );
-            }
+            (None, _) => out.extend(extract_markdown(
+                bytes,
+                &self.tags,
+                self.opts(),
+                self.config.markdown_tasks,
+            )),
         }
         if out.len() == start {
             return 0;
@@ -422,7 +415,11 @@ impl Scanner {
                             self.scan_one(source, i, &rules, &mut scratch, &mut out.items);
                         out.report.count(outcome);
                         if found > 0 {
-                            for it in &out.items[out.items.len() - found..] {
+                            // From here on `parent` counts from the batch's
+                            // first item.
+                            let first = out.items.len() - found;
+                            for it in &mut out.items[first..] {
+                                it.parent = it.parent.map(|p| p + first);
                                 match it.kind {
                                     crate::ItemKind::Comment => out.report.comments += 1,
                                     crate::ItemKind::Task => out.report.tasks += 1,
@@ -472,27 +469,13 @@ impl Scanner {
             batches.push(batch.items);
         }
         let mut items = Vec::with_capacity(batches.iter().map(Vec::len).sum());
-        let rebased = |base: usize| {
-            move |mut it: Item| {
-                it.parent = it.parent.map(|p| p + base);
-                it
-            }
-        };
         // Directory walks and git trees list files in path order; then the
         // batches only need to be joined.
         if files.windows(2).all(|w| w[0].0 <= w[1].0) {
-            let mut files = files.iter();
             for mut batch in batches {
                 let base = items.len();
-                let mut first = 0;
-                while first < batch.len() {
-                    let Some(&(_, _, _, _, n)) = files.next() else {
-                        break;
-                    };
-                    for it in &mut batch[first..first + n] {
-                        it.parent = it.parent.map(|p| p + base + first);
-                    }
-                    first += n;
+                for it in &mut batch {
+                    it.parent = it.parent.map(|p| p + base);
                 }
                 items.append(&mut batch);
             }
@@ -505,11 +488,19 @@ impl Scanner {
                 .map(|b| b.into_iter().map(Some).collect())
                 .collect();
             for &(_, _, b, first, n) in &files {
+                // A file's parents are its own items, so `p >= first`.
                 let base = items.len();
                 let file = slots[b][first..first + n]
                     .iter_mut()
-                    .filter_map(Option::take);
-                items.extend(file.map(rebased(base)));
+                    .filter_map(Option::take)
+                    .map(|mut it| {
+                        it.parent = it
+                            .parent
+                            .and_then(|p| p.checked_sub(first))
+                            .map(|q| q + base);
+                        it
+                    });
+                items.extend(file);
             }
         }
         Ok(ScanOutput { items, report })
