@@ -106,7 +106,9 @@ impl Sql {
                    AND lease_expires_at >= clock_timestamp()
                  RETURNING cancel_requested"
             ),
-            // $4 is the outcome: completed | failed | retry | cancelled | released.
+            // $4 is the outcome: completed | failed | retry | cancelled | released;
+            // $7 how the attempt is recorded should the job end up failed
+            // (`Finish::attempt_outcome`: a retry with no attempt left).
             finish: format!(
                 "WITH done AS (
                      UPDATE {s}.import_jobs j
@@ -136,12 +138,10 @@ impl Sql {
                      WHERE j.id = $1 AND j.lease_owner = $2 AND j.attempt = $3 AND j.state = 'running'
                      RETURNING j.id, j.updated_at, j.state
                  ), closed AS (
-                     -- A retry with no attempt left failed the job: the
-                     -- attempt is recorded as a failure.
                      UPDATE {s}.job_attempts a
                      SET ended_at = done.updated_at,
-                         outcome = CASE WHEN $4::text = 'retry' AND done.state = 'failed'
-                                        THEN 'failed' ELSE $4::text END
+                         outcome = CASE WHEN done.state = 'failed' THEN $7::text
+                                        ELSE $4::text END
                      FROM done
                      WHERE a.job_id = done.id AND a.ended_at IS NULL
                  )
@@ -389,23 +389,28 @@ impl JobStore for PostgresStore {
         let Some(attempt) = stored_attempt(lease) else {
             return Ok(false);
         };
-        let (kind, error, delay) = match &outcome {
-            Finish::Completed => (AttemptOutcome::Completed, None, 0),
-            Finish::Failed { error } => (AttemptOutcome::Failed, Some(error.as_str()), 0),
-            Finish::Retry { error, delay } => {
-                (AttemptOutcome::Retry, Some(error.as_str()), micros(*delay))
-            }
-            Finish::Cancelled => (AttemptOutcome::Cancelled, None, 0),
-            Finish::Released => (AttemptOutcome::Released, None, 0),
+        let (error, delay) = match &outcome {
+            Finish::Failed { error } => (Some(error.as_str()), 0),
+            Finish::Retry { error, delay } => (Some(error.as_str()), micros(*delay)),
+            Finish::Completed | Finish::Cancelled | Finish::Released => (None, 0),
         };
         let sql = &self.inner.sql.finish;
         let id = lease.job_id.to_string();
-        let kind = kind.as_str();
+        let kind = outcome.attempt_outcome(false).as_str();
+        let if_failed = outcome.attempt_outcome(true).as_str();
         let row = self
             .one_row(
                 "finish an import job attempt",
                 sql,
-                &[&id, &lease.owner, &attempt, &kind, &error, &delay],
+                &[
+                    &id,
+                    &lease.owner,
+                    &attempt,
+                    &kind,
+                    &error,
+                    &delay,
+                    &if_failed,
+                ],
             )
             .await?;
         let changed: i64 = row.try_get(0).map_err(|e| unreadable("count", e))?;
